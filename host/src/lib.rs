@@ -1,0 +1,11 @@
+//! riposte: a response-action host for security teams.
+//!
+//! Alerts come in, response rules choose a playbook, and each action runs
+//! as a sandboxed WebAssembly handling component that can reach only the
+//! hosts and secrets an operator granted it. This crate is the daemon and
+//! its CLI; the modules follow the architecture in `DESIGN.md`:
+//!
+//! - [`runtime`]: the wasmtime engine, per-call limits, the egress gate,
+//!   secrets and guest logging.
+
+pub mod runtime;

@@ -1,0 +1,87 @@
+//! The `riposte` command.
+//!
+//! This release has one subcommand, `inspect`, which loads a handling
+//! component in the sandbox and prints what it declares: the check an
+//! operator runs before granting it anything. The daemon (`serve`), the
+//! demo and the admin CLI arrive with the engine and API.
+
+use std::process::ExitCode;
+
+use riposte::runtime::gate::Network;
+use riposte::runtime::secrets::SecretStore;
+use riposte::runtime::{Runtime, RuntimeConfig};
+
+const USAGE: &str = "usage: riposte inspect <component.wasm>
+
+Loads a handling component in the sandbox (no grants, no secrets) and
+prints its name, version, actions and the hosts it asks to call.";
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["inspect", path] => inspect(path),
+        ["-h" | "--help" | "help"] => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn inspect(path: &str) -> ExitCode {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            eprintln!("error: cannot read `{path}`: {err}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| {
+            let runtime = Runtime::new(RuntimeConfig::default(), Network::system(), SecretStore::new())?;
+            rt.block_on(runtime.load(bytes)).map_err(anyhow::Error::from)
+        });
+    let component = match result {
+        Ok(component) => component,
+        Err(err) => {
+            eprintln!("error: `{path}` cannot be loaded: {err:#}");
+            return ExitCode::from(1);
+        }
+    };
+
+    let info = component.info();
+    println!("{} {} (sha256 {})", info.name, info.version, component.digest());
+    println!("  {}", info.description);
+    println!("  needs a credential: {}", if info.needs_credential { "yes" } else { "no" });
+    println!("  hosts it asks to call:");
+    for host in &info.hosts {
+        println!("    {host}");
+    }
+    println!("  actions:");
+    for action in &info.actions {
+        println!(
+            "    {} ({}): {}\n      entities {:?}; reversible {}; retryable {}",
+            action.id, action.action_type, action.description, action.entity_kinds,
+            action.reversible, action.retryable
+        );
+        for setting in &action.settings {
+            let required = if setting.required { "required" } else { "optional" };
+            println!("      setting `{}` ({required}): {}", setting.name, setting.description);
+        }
+    }
+    ExitCode::SUCCESS
+}

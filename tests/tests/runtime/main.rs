@@ -1,0 +1,46 @@
+//! Runtime integration tests: hostile components are contained, the egress
+//! gate refuses what was not granted, secrets never leak, and a real
+//! component sends a correctly signed request through the gate.
+//!
+//! Every server here listens on 127.0.0.1, every name resolves through a
+//! fixed table, and the connector refuses any non-loopback destination on
+//! its own, so no test can send a packet off the machine.
+
+mod aliyun_waf;
+mod containment;
+mod gate;
+mod secrets;
+
+use std::sync::OnceLock;
+
+use riposte::runtime::{Grant, LoadedComponent, Runtime, RuntimeConfig};
+use riposte_tests::{guests, wasm};
+
+/// Loads the hostile fixture once per runtime.
+pub async fn hostile(runtime: &Runtime) -> LoadedComponent {
+    runtime
+        .load(wasm(guests::FIXTURE_HOSTILE))
+        .await
+        .expect("the hostile fixture loads")
+}
+
+/// A grant of exactly these host patterns.
+pub fn grant(hosts: &[&str]) -> Grant {
+    Grant {
+        hosts: hosts.iter().map(|h| h.parse().unwrap()).collect(),
+        secrets: Vec::new(),
+    }
+}
+
+/// A runtime with short limits so hostile calls end quickly.
+pub fn quick_config() -> RuntimeConfig {
+    static CONFIG: OnceLock<RuntimeConfig> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let mut config = RuntimeConfig::default();
+            config.limits.deadline = std::time::Duration::from_secs(2);
+            config.max_concurrent_calls = 32;
+            config
+        })
+        .clone()
+}
