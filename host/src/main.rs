@@ -19,14 +19,18 @@ prints its name, version, actions and the hosts it asks to call.";
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
 
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["inspect", path] => inspect(path),
         ["-h" | "--help" | "help"] => {
             println!("{USAGE}");
@@ -52,8 +56,13 @@ fn inspect(path: &str) -> ExitCode {
         .build()
         .map_err(anyhow::Error::from)
         .and_then(|rt| {
-            let runtime = Runtime::new(RuntimeConfig::default(), Network::system(), SecretStore::new())?;
-            rt.block_on(runtime.load(bytes)).map_err(anyhow::Error::from)
+            let runtime = Runtime::new(
+                RuntimeConfig::default(),
+                Network::system(),
+                SecretStore::new(),
+            )?;
+            rt.block_on(runtime.load(bytes))
+                .map_err(anyhow::Error::from)
         });
     let component = match result {
         Ok(component) => component,
@@ -64,9 +73,17 @@ fn inspect(path: &str) -> ExitCode {
     };
 
     let info = component.info();
-    println!("{} {} (sha256 {})", info.name, info.version, component.digest());
+    println!(
+        "{} {} (sha256 {})",
+        info.name,
+        info.version,
+        component.digest()
+    );
     println!("  {}", info.description);
-    println!("  needs a credential: {}", if info.needs_credential { "yes" } else { "no" });
+    println!(
+        "  needs a credential: {}",
+        if info.needs_credential { "yes" } else { "no" }
+    );
     println!("  hosts it asks to call:");
     for host in &info.hosts {
         println!("    {host}");
@@ -75,12 +92,23 @@ fn inspect(path: &str) -> ExitCode {
     for action in &info.actions {
         println!(
             "    {} ({}): {}\n      entities {:?}; reversible {}; retryable {}",
-            action.id, action.action_type, action.description, action.entity_kinds,
-            action.reversible, action.retryable
+            action.id,
+            action.action_type,
+            action.description,
+            action.entity_kinds,
+            action.reversible,
+            action.retryable
         );
         for setting in &action.settings {
-            let required = if setting.required { "required" } else { "optional" };
-            println!("      setting `{}` ({required}): {}", setting.name, setting.description);
+            let required = if setting.required {
+                "required"
+            } else {
+                "optional"
+            };
+            println!(
+                "      setting `{}` ({required}): {}",
+                setting.name, setting.description
+            );
         }
     }
     ExitCode::SUCCESS

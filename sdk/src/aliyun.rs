@@ -29,9 +29,8 @@ impl<'a> RpcClient<'a> {
         endpoint: &str,
         version: &'a str,
     ) -> Result<Self, Failure> {
-        let endpoint = Url::parse(endpoint).map_err(|err| {
-            failure::invalid_input(format!("target endpoint: {err}"))
-        })?;
+        let endpoint = Url::parse(endpoint)
+            .map_err(|err| failure::invalid_input(format!("target endpoint: {err}")))?;
         Ok(Self {
             credential,
             endpoint,
@@ -165,9 +164,24 @@ mod tests {
             (400, "Throttling.User", FailureKind::Throttled, true),
             (400, "Throttling", FailureKind::Throttled, true),
             (403, "Forbidden.RAM", FailureKind::PermissionDenied, false),
-            (404, "InvalidAccessKeyId.NotFound", FailureKind::PermissionDenied, false),
-            (400, "SignatureDoesNotMatch", FailureKind::PermissionDenied, false),
-            (400, "InvalidTimeStamp.Expired", FailureKind::InvalidInput, true),
+            (
+                404,
+                "InvalidAccessKeyId.NotFound",
+                FailureKind::PermissionDenied,
+                false,
+            ),
+            (
+                400,
+                "SignatureDoesNotMatch",
+                FailureKind::PermissionDenied,
+                false,
+            ),
+            (
+                400,
+                "InvalidTimeStamp.Expired",
+                FailureKind::InvalidInput,
+                true,
+            ),
             (400, "SignatureNonceUsed", FailureKind::Internal, true),
             (404, "Waf.NotFound.Instance", FailureKind::NotFound, false),
             (400, "Waf.Quota.Exceeded", FailureKind::QuotaExceeded, false),

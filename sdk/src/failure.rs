@@ -31,7 +31,6 @@ pub fn internal(message: impl Into<String>) -> Failure {
     new(FailureKind::Internal, message)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,7 +20,7 @@ use std::time::Duration;
 use crate::bindings::wasi::http::outgoing_handler;
 use crate::bindings::wasi::http::types::{
     ErrorCode, Fields, IncomingResponse, Method, OutgoingBody, OutgoingRequest, RequestOptions,
-    Scheme,
+    Scheme, http_error_code,
 };
 use crate::bindings::wasi::io::streams::StreamError;
 use crate::failure;
@@ -99,7 +99,11 @@ impl Url {
 
 impl fmt::Display for Url {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://{}{}", self.scheme, self.authority, self.path_and_query)
+        write!(
+            f,
+            "{}://{}{}",
+            self.scheme, self.authority, self.path_and_query
+        )
     }
 }
 
@@ -160,7 +164,7 @@ impl Request {
     /// value percent-encoded per RFC 3986 (space as `%20`), in the given
     /// order.
     pub fn form(self, pairs: &[(&str, &str)]) -> Self {
-        let encoded = form_encode(pairs);
+        let encoded = crate::sign::form_urlencode(pairs);
         self.body("application/x-www-form-urlencoded", encoded.into_bytes())
     }
 
@@ -307,10 +311,12 @@ fn read_response(response: IncomingResponse) -> Result<Response, HttpError> {
                 }
                 Err(StreamError::Closed) => break,
                 Err(StreamError::LastOperationFailed(err)) => {
-                    return Err(HttpError::Unreachable(format!(
-                        "reading response body: {}",
-                        err.to_debug_string()
-                    )));
+                    // The host attaches an HTTP error code when it has one
+                    // (a body over its limit, a read timeout).
+                    if let Some(code) = http_error_code(&err) {
+                        return Err(from_code(code));
+                    }
+                    return Err(body_error(&err.to_debug_string()));
                 }
             }
         }
@@ -320,6 +326,29 @@ fn read_response(response: IncomingResponse) -> Result<Response, HttpError> {
         headers,
         body,
     })
+}
+
+/// Classifies a response-body error that came without an HTTP error code.
+/// wasmtime-wasi-http 48 passes its body errors to the guest as text only,
+/// so the text is all there is to go by.
+fn body_error(text: &str) -> HttpError {
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("body size exceeds limit") {
+        HttpError::TooLarge(MAX_RESPONSE_BYTES.min(parse_trailing_number(&lower)))
+    } else if lower.contains("timeout") || lower.contains("timed out") {
+        HttpError::Timeout("reading the response body".into())
+    } else {
+        HttpError::Unreachable(format!("reading response body: {text}"))
+    }
+}
+
+/// The number in "... limit: 16384 bytes", or `usize::MAX`.
+fn parse_trailing_number(text: &str) -> usize {
+    text.split(|c: char| !c.is_ascii_digit())
+        .filter(|part| !part.is_empty())
+        .last()
+        .and_then(|digits| digits.parse().ok())
+        .unwrap_or(usize::MAX)
 }
 
 /// A response with its whole body.
@@ -428,9 +457,9 @@ fn from_code(code: ErrorCode) -> HttpError {
         ErrorCode::ConnectionReadTimeout | ErrorCode::HttpResponseTimeout => {
             HttpError::Timeout("waiting for the response".into())
         }
-        ErrorCode::HttpRequestBodySize(limit) => {
-            HttpError::Protocol(format!("request body over the host's limit ({limit:?} bytes)"))
-        }
+        ErrorCode::HttpRequestBodySize(limit) => HttpError::Protocol(format!(
+            "request body over the host's limit ({limit:?} bytes)"
+        )),
         ErrorCode::HttpResponseBodySize(limit) => {
             HttpError::TooLarge(limit.map_or(0, |n| n as usize))
         }
@@ -447,21 +476,6 @@ fn from_code(code: ErrorCode) -> HttpError {
         | ErrorCode::TlsAlertReceived(_) => HttpError::Unreachable(format!("{code:?}")),
         other => HttpError::Protocol(format!("{other:?}")),
     }
-}
-
-/// Encodes `pairs` as `name=value&...` with RFC 3986 percent-encoding.
-pub fn form_encode(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(name, value)| {
-            format!(
-                "{}={}",
-                crate::sign::percent_encode(name),
-                crate::sign::percent_encode(value)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("&")
 }
 
 #[cfg(test)]
@@ -512,10 +526,35 @@ mod tests {
     }
 
     #[test]
-    fn form_bodies_use_rfc3986_encoding() {
+    fn body_errors_without_a_code_are_classified_by_text() {
         assert_eq!(
-            form_encode(&[("Rules", r#"[{"a":"b c*"}]"#), ("x", "~")]),
-            "Rules=%5B%7B%22a%22%3A%22b%20c%2A%22%7D%5D&x=~"
+            body_error("HTTP response body size exceeds limit: 16384 bytes"),
+            HttpError::TooLarge(16384)
+        );
+        assert!(matches!(
+            body_error("connection read timeout"),
+            HttpError::Timeout(_)
+        ));
+        assert!(matches!(
+            body_error("connection reset"),
+            HttpError::Unreachable(_)
+        ));
+    }
+
+    #[test]
+    fn form_bodies_use_rfc3986_encoding() {
+        let request = Request::post("https://h/").unwrap();
+        let request = request.form(&[("Rules", r#"[{"a":"b c*"}]"#), ("x", "~")]);
+        assert_eq!(
+            request.body_bytes(),
+            b"Rules=%5B%7B%22a%22%3A%22b%20c%2A%22%7D%5D&x=~"
+        );
+        assert_eq!(
+            request.headers(),
+            [(
+                "content-type".to_string(),
+                "application/x-www-form-urlencoded".to_string()
+            )]
         );
     }
 }

@@ -144,9 +144,21 @@ fn main() {
     let (i50, i99) = summarize(bare_instantiate);
     println!("## Call overhead ({iters} calls each, trivial component)\n");
     println!("| series | p50 | p99 |\n|---|---|---|");
-    println!("| bare wasmtime: store + instantiate | {} | {} |", micros(i50), micros(i99));
-    println!("| bare wasmtime: store + instantiate + execute + drop | {} | {} |", micros(b50), micros(b99));
-    println!("| riposte `Runtime::execute` (gate, secrets, log wired) | {} | {} |", micros(r50), micros(r99));
+    println!(
+        "| bare wasmtime: store + instantiate | {} | {} |",
+        micros(i50),
+        micros(i99)
+    );
+    println!(
+        "| bare wasmtime: store + instantiate + execute + drop | {} | {} |",
+        micros(b50),
+        micros(b99)
+    );
+    println!(
+        "| riposte `Runtime::execute` (gate, secrets, log wired) | {} | {} |",
+        micros(r50),
+        micros(r99)
+    );
     println!(
         "| ratio riposte / bare | {:.2}x | {:.2}x |\n",
         r50.as_secs_f64() / b50.as_secs_f64(),
@@ -236,7 +248,12 @@ fn runaway(rt: &tokio::runtime::Runtime, runtime: &Runtime) {
         }
         let max = *overshoot.iter().max().unwrap();
         let (p50, p99) = summarize(overshoot);
-        println!("| {action} | {} | {} | {} |", millis(p50), millis(p99), millis(max));
+        println!(
+            "| {action} | {} | {} | {} |",
+            millis(p50),
+            millis(p99),
+            millis(max)
+        );
     }
     println!();
 }

@@ -100,9 +100,21 @@ impl riposte_sdk::Guest for AliyunWaf {
                 reversible: true,
                 retryable: true,
                 settings: vec![
-                    setting("instance-id", "WAF instance id, e.g. waf_v2_public_cn-xxxx (DescribeInstance)", true),
-                    setting("template-id", "id of the ip_blacklist protection template", true),
-                    setting("region-id", "cn-hangzhou (mainland) or ap-southeast-1; defaults from the target region", false),
+                    setting(
+                        "instance-id",
+                        "WAF instance id, e.g. waf_v2_public_cn-xxxx (DescribeInstance)",
+                        true,
+                    ),
+                    setting(
+                        "template-id",
+                        "id of the ip_blacklist protection template",
+                        true,
+                    ),
+                    setting(
+                        "region-id",
+                        "cn-hangzhou (mainland) or ap-southeast-1; defaults from the target region",
+                        false,
+                    ),
                 ],
             }],
             hosts: HOSTS.iter().map(|h| h.to_string()).collect(),
@@ -157,7 +169,9 @@ impl riposte_sdk::Guest for AliyunWaf {
                 request.entity.value, target.instance_id
             ),
             changed: true,
-            revert_token: Some(serde_json::to_string(&token).map_err(|e| failure::internal(e.to_string()))?),
+            revert_token: Some(
+                serde_json::to_string(&token).map_err(|e| failure::internal(e.to_string()))?,
+            ),
             items: Vec::new(),
         })
     }
@@ -181,7 +195,10 @@ impl riposte_sdk::Guest for AliyunWaf {
         );
         match result {
             Ok(_) => Ok(Outcome {
-                detail: format!("deleted WAF rule {}, unblocking {}", token.rule_ids, request.entity.value),
+                detail: format!(
+                    "deleted WAF rule {}, unblocking {}",
+                    token.rule_ids, request.entity.value
+                ),
                 changed: true,
                 revert_token: None,
                 items: Vec::new(),

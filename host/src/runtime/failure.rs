@@ -127,7 +127,10 @@ mod tests {
 
     #[test]
     fn kinds_serialize_in_wit_spelling() {
-        assert_eq!(FailureKind::PermissionDenied.to_string(), "permission-denied");
+        assert_eq!(
+            FailureKind::PermissionDenied.to_string(),
+            "permission-denied"
+        );
         assert_eq!(FailureKind::QuotaExceeded.to_string(), "quota-exceeded");
         let failure = TaskFailure {
             retry_after: Some(Duration::from_millis(1500)),

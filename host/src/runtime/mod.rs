@@ -111,7 +111,9 @@ pub enum LoadError {
     #[error("not a valid WebAssembly component: {0:#}")]
     Compile(wasmtime::Error),
     /// The component imports something the host does not provide.
-    #[error("component cannot be linked (it must target the `riposte:component/handling-component` world): {0:#}")]
+    #[error(
+        "component cannot be linked (it must target the `riposte:component/handling-component` world): {0:#}"
+    )]
     Link(wasmtime::Error),
     /// `describe` failed or returned something unusable.
     #[error("component's `describe` failed: {0}")]
@@ -385,7 +387,9 @@ impl Runtime {
             let instance = pre.instantiate_async(&mut store).await?;
             call_export(&instance, &mut store, invocation).await
         };
-        let outcome = tokio::time::timeout(limits.deadline, tracing::Instrument::instrument(call, span)).await;
+        let outcome =
+            tokio::time::timeout(limits.deadline, tracing::Instrument::instrument(call, span))
+                .await;
 
         let state = store.data();
         state.log.finish();
@@ -511,7 +515,9 @@ async fn call_export(
         Invocation::Revert(request, token) => {
             Returned::Outcome(handler.call_revert(&mut *store, &request, &token).await?)
         }
-        Invocation::Plan(request) => Returned::Plan(handler.call_plan(&mut *store, &request).await?),
+        Invocation::Plan(request) => {
+            Returned::Plan(handler.call_plan(&mut *store, &request).await?)
+        }
     })
 }
 
@@ -574,7 +580,12 @@ fn check_request(
 ) -> Result<(), TaskFailure> {
     let name = &component.info.name;
     let Some(action) = component.action(&request.action) else {
-        let known: Vec<&str> = component.info.actions.iter().map(|a| a.id.as_str()).collect();
+        let known: Vec<&str> = component
+            .info
+            .actions
+            .iter()
+            .map(|a| a.id.as_str())
+            .collect();
         return Err(TaskFailure::new(
             FailureKind::InvalidInput,
             false,
@@ -590,12 +601,36 @@ fn check_request(
             FailureKind::InvalidInput,
             false,
             format!(
-                "action `{}` does not accept {:?} entities; it accepts {:?}",
-                action.id, request.entity.kind, action.entity_kinds
+                "action `{}` does not accept `{}` entities; it accepts {}",
+                action.id,
+                kind_name(request.entity.kind),
+                action
+                    .entity_kinds
+                    .iter()
+                    .map(|kind| format!("`{}`", kind_name(*kind)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         ));
     }
     Ok(())
+}
+
+/// The WIT spelling of an entity kind.
+pub fn kind_name(kind: wit::EntityKind) -> &'static str {
+    match kind {
+        wit::EntityKind::Ip => "ip",
+        wit::EntityKind::Cidr => "cidr",
+        wit::EntityKind::Domain => "domain",
+        wit::EntityKind::Url => "url",
+        wit::EntityKind::FileHash => "file-hash",
+        wit::EntityKind::File => "file",
+        wit::EntityKind::Process => "process",
+        wit::EntityKind::Host => "host",
+        wit::EntityKind::Container => "container",
+        wit::EntityKind::CloudResource => "cloud-resource",
+        wit::EntityKind::Account => "account",
+    }
 }
 
 /// Checks a description for what the host relies on.
@@ -610,7 +645,10 @@ fn check_info(info: &wit::ComponentInfo) -> Result<(), String> {
     for action in &info.actions {
         let valid = !action.id.is_empty()
             && action.id.len() <= 64
-            && action.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            && action
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !valid {
             return Err(format!(
                 "action id `{}` must be 1 to 64 ASCII letters, digits, `-` or `_`",
@@ -670,14 +708,20 @@ fn trap_failure(
         return internal(format!("{who} overflowed its stack (unbounded recursion?)"));
     }
     let stderr = String::from_utf8_lossy(&state.stderr.contents()).into_owned();
-    if let Some(panic) = stderr.lines().find(|line| line.contains("panicked at")) {
-        let mut panic = redactor.redact(panic);
+    if let Some(start) = stderr.find("panicked at") {
+        // Rust prints `panicked at FILE:LINE:COL:` and the message on the
+        // next line.
+        let panic: Vec<&str> = stderr[start..].lines().take(2).collect();
+        let mut panic = redactor.redact(&panic.join(" "));
         guest_log::truncate(&mut panic, 512);
         return internal(format!("{who} panicked: {panic}"));
     }
     let mut detail = redactor.redact(&format!("{err:#}"));
     guest_log::truncate(&mut detail, 512);
     match trap {
+        Some(Trap::MemoryOutOfBounds) => internal(format!(
+            "{who} trapped: out of bounds memory access (often a guest stack overflow)"
+        )),
         Some(trap) => internal(format!("{who} trapped: {trap}")),
         None => internal(format!("{who} failed: {detail}")),
     }

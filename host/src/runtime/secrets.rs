@@ -173,7 +173,10 @@ pub struct SecretHandle {
 }
 
 impl HostSecret for CallState {
-    fn open(&mut self, name: String) -> wasmtime::Result<Result<Resource<SecretHandle>, SecretError>> {
+    fn open(
+        &mut self,
+        name: String,
+    ) -> wasmtime::Result<Result<Resource<SecretHandle>, SecretError>> {
         let value = self
             .secrets
             .allowed

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use riposte::runtime::{FailureKind, Grant, LoadedComponent, Runtime, wit};
 use riposte_sdk::sign::{InMemoryCredential, Nonce, Request, Timestamp, acs3};
 use riposte_tests::{
-    Behaviour, LoopbackServer, Recorded, guests, loopback_runtime, logs, pairs, request, secrets,
+    Behaviour, LoopbackServer, Recorded, guests, logs, loopback_runtime, pairs, request, secrets,
     wasm,
 };
 
@@ -60,7 +60,10 @@ fn block_request(port: u16, ip: &str) -> wit::ActionRequest {
 /// signer and an in-memory copy of the credential.
 fn expected_authorization(received: &Recorded) -> String {
     let (_, query) = received.target.split_once('?').unwrap();
-    assert!(!query.contains('%'), "test assumes plain query values: {query}");
+    assert!(
+        !query.contains('%'),
+        "test assumes plain query values: {query}"
+    );
     let mut unsigned = Request::new("POST", received.header("host").unwrap(), "/");
     let mut query: Vec<_> = pairs(query).into_iter().collect();
     query.sort();
@@ -68,7 +71,10 @@ fn expected_authorization(received: &Recorded) -> String {
         unsigned = unsigned.query(name, value);
     }
     if !received.body.is_empty() {
-        unsigned = unsigned.body(received.header("content-type").unwrap(), received.body.clone());
+        unsigned = unsigned.body(
+            received.header("content-type").unwrap(),
+            received.body.clone(),
+        );
     }
     let api = acs3::Api {
         action: received.header("x-acs-action").unwrap(),
@@ -90,8 +96,15 @@ async fn describe_declares_the_action_and_its_hosts() {
     assert_eq!(info.name, "aliyun-waf");
     let action = setup.component.action("AliyunWafBlockIP").unwrap();
     assert!(action.reversible && action.retryable);
-    assert_eq!(action.entity_kinds, vec![wit::EntityKind::Ip, wit::EntityKind::Cidr]);
-    assert!(info.hosts.iter().any(|h| h == "https://wafopenapi.cn-hangzhou.aliyuncs.com"));
+    assert_eq!(
+        action.entity_kinds,
+        vec![wit::EntityKind::Ip, wit::EntityKind::Cidr]
+    );
+    assert!(
+        info.hosts
+            .iter()
+            .any(|h| h == "https://wafopenapi.cn-hangzhou.aliyuncs.com")
+    );
 }
 
 #[tokio::test]
@@ -100,9 +113,16 @@ async fn block_sends_a_signed_create_defense_rule_and_keeps_a_revert_token() {
     let setup = setup(Behaviour::Respond(200, "application/json", answer.into())).await;
     let call = block_request(setup.server.port(), "198.51.100.7");
 
-    let report = setup.runtime.execute(&setup.component, &setup.grant, call, None).await;
+    let report = setup
+        .runtime
+        .execute(&setup.component, &setup.grant, call, None)
+        .await;
     let outcome = report.result.unwrap();
-    assert!(outcome.detail.contains("WAF rule 41822"), "{}", outcome.detail);
+    assert!(
+        outcome.detail.contains("WAF rule 41822"),
+        "{}",
+        outcome.detail
+    );
     assert!(outcome.changed);
     let token: serde_json::Value = serde_json::from_str(&outcome.revert_token.unwrap()).unwrap();
     assert_eq!(token["rule_ids"], "41822");
@@ -124,7 +144,10 @@ async fn block_sends_a_signed_create_defense_rule_and_keeps_a_revert_token() {
         received.header("x-acs-content-sha256").unwrap(),
         riposte_sdk::sign::sha256_hex(&received.body)
     );
-    assert_eq!(received.header("authorization").unwrap(), expected_authorization(received));
+    assert_eq!(
+        received.header("authorization").unwrap(),
+        expected_authorization(received)
+    );
     assert!(!logs().contains(KEY_SECRET));
 }
 
@@ -143,7 +166,10 @@ async fn revert_deletes_the_rule_and_treats_already_gone_as_done() {
     assert!(!outcome.changed);
     let received = &setup.server.requests()[0];
     assert_eq!(received.header("x-acs-action"), Some("DeleteDefenseRule"));
-    assert_eq!(pairs(received.target.split_once('?').unwrap().1)["RuleIds"], "41822");
+    assert_eq!(
+        pairs(received.target.split_once('?').unwrap().1)["RuleIds"],
+        "41822"
+    );
 }
 
 #[tokio::test]
@@ -173,7 +199,9 @@ async fn provider_errors_become_typed_failures() {
 async fn a_missing_target_setting_is_named() {
     let setup = setup(Behaviour::Respond(200, "application/json", "{}".into())).await;
     let mut call = block_request(setup.server.port(), "198.51.100.7");
-    call.target.settings.retain(|(name, _)| name != "template-id");
+    call.target
+        .settings
+        .retain(|(name, _)| name != "template-id");
 
     let failure = setup
         .runtime
@@ -182,7 +210,10 @@ async fn a_missing_target_setting_is_named() {
         .result
         .unwrap_err();
     assert_eq!(failure.kind, FailureKind::InvalidInput);
-    assert!(failure.message.contains("no setting `template-id`"), "{failure}");
+    assert!(
+        failure.message.contains("no setting `template-id`"),
+        "{failure}"
+    );
     assert_eq!(setup.server.accepted(), 0);
 }
 
@@ -197,6 +228,10 @@ async fn plan_describes_the_change_without_calling_out() {
         .result
         .unwrap();
     assert!(plan.reversible);
-    assert!(plan.changes[0].contains("blocking 2001:db8::7"), "{:?}", plan.changes);
+    assert!(
+        plan.changes[0].contains("blocking 2001:db8::7"),
+        "{:?}",
+        plan.changes
+    );
     assert_eq!(setup.server.accepted(), 0);
 }

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use riposte::runtime::{FailureKind, Grant, LoadError, Limits, TaskFailure};
-use riposte_tests::{Behaviour, LoopbackServer, loopback_runtime, logs, request, secrets};
+use riposte::runtime::{FailureKind, Grant, Limits, LoadError, TaskFailure};
+use riposte_tests::{Behaviour, LoopbackServer, logs, loopback_runtime, request, secrets};
 
 use crate::{grant, hostile, quick_config};
 
@@ -22,13 +22,26 @@ async fn cpu_loop_is_interrupted_at_the_deadline() {
     let component = hostile(&runtime).await;
 
     let report = runtime
-        .execute(&component, &Grant::default(), request("Loop", "1.2.3.4", &[]), None)
+        .execute(
+            &component,
+            &Grant::default(),
+            request("Loop", "1.2.3.4", &[]),
+            None,
+        )
         .await;
     let failure = failure(report.result);
     assert_eq!(failure.kind, FailureKind::Timeout);
-    assert!(failure.message.contains("fixture-hostile@0.1.0"), "{}", failure.message);
+    assert!(
+        failure.message.contains("fixture-hostile@0.1.0"),
+        "{}",
+        failure.message
+    );
     assert!(failure.message.contains("`Loop`"), "{}", failure.message);
-    assert!(failure.message.contains("deadline of 2s"), "{}", failure.message);
+    assert!(
+        failure.message.contains("deadline of 2s"),
+        "{}",
+        failure.message
+    );
     assert!(report.elapsed < STOPPED_BY_RUNTIME);
 }
 
@@ -38,7 +51,12 @@ async fn sleep_in_a_host_call_is_interrupted_at_the_deadline() {
     let component = hostile(&runtime).await;
 
     let report = runtime
-        .execute(&component, &Grant::default(), request("Sleep", "1.2.3.4", &[]), None)
+        .execute(
+            &component,
+            &Grant::default(),
+            request("Sleep", "1.2.3.4", &[]),
+            None,
+        )
         .await;
     assert_eq!(failure(report.result).kind, FailureKind::Timeout);
     assert!(report.elapsed < STOPPED_BY_RUNTIME);
@@ -73,12 +91,19 @@ async fn unbounded_allocation_hits_the_memory_limit() {
     let component = hostile(&runtime).await;
 
     let report = runtime
-        .execute(&component, &Grant::default(), request("Alloc", "1.2.3.4", &[]), None)
+        .execute(
+            &component,
+            &Grant::default(),
+            request("Alloc", "1.2.3.4", &[]),
+            None,
+        )
         .await;
     let failure = failure(report.result);
     assert_eq!(failure.kind, FailureKind::Internal);
     assert!(
-        failure.message.contains("exceeded its memory limit of 64 MiB"),
+        failure
+            .message
+            .contains("exceeded its memory limit of 64 MiB"),
         "{}",
         failure.message
     );
@@ -96,7 +121,12 @@ async fn concurrent_allocations_all_fail_alone_and_the_host_goes_on() {
         assert!(failure(report.result).message.contains("memory limit"));
     }
     let report = runtime
-        .execute(&component, &Grant::default(), request("Noop", "1.2.3.4", &[]), None)
+        .execute(
+            &component,
+            &Grant::default(),
+            request("Noop", "1.2.3.4", &[]),
+            None,
+        )
         .await;
     assert_eq!(report.result.unwrap().detail, "noop for 1.2.3.4");
 }
@@ -107,15 +137,29 @@ async fn a_trap_poisons_only_its_own_call() {
     let component = hostile(&runtime).await;
 
     let report = runtime
-        .execute(&component, &Grant::default(), request("Trap", "1.2.3.4", &[]), None)
+        .execute(
+            &component,
+            &Grant::default(),
+            request("Trap", "1.2.3.4", &[]),
+            None,
+        )
         .await;
     let failure = failure(report.result);
     assert_eq!(failure.kind, FailureKind::Internal);
-    assert!(failure.message.contains("`Trap` trapped"), "{}", failure.message);
+    assert!(
+        failure.message.contains("`Trap` trapped"),
+        "{}",
+        failure.message
+    );
 
     // The same loaded component serves the next call on a fresh store.
     let report = runtime
-        .execute(&component, &Grant::default(), request("Noop", "5.6.7.8", &[]), None)
+        .execute(
+            &component,
+            &Grant::default(),
+            request("Noop", "5.6.7.8", &[]),
+            None,
+        )
         .await;
     assert_eq!(report.result.unwrap().detail, "noop for 5.6.7.8");
     assert!(!logs().contains("cannot enter component"));
@@ -127,13 +171,18 @@ async fn a_panic_is_reported_with_its_message() {
     let component = hostile(&runtime).await;
 
     let report = runtime
-        .execute(&component, &Grant::default(), request("Panic", "1.2.3.4", &[]), None)
+        .execute(
+            &component,
+            &Grant::default(),
+            request("Panic", "1.2.3.4", &[]),
+            None,
+        )
         .await;
     let failure = failure(report.result);
     assert_eq!(failure.kind, FailureKind::Internal);
     assert!(failure.message.contains("panicked"), "{}", failure.message);
     assert!(
-        failure.message.contains("hostile fixture panicked on purpose"),
+        failure.message.contains("lib.rs") && failure.message.contains("panicked on purpose"),
         "{}",
         failure.message
     );
@@ -144,11 +193,32 @@ async fn unbounded_recursion_overflows_the_stack_cleanly() {
     let (runtime, _) = loopback_runtime(quick_config(), &[], secrets(&[]));
     let component = hostile(&runtime).await;
 
+    // Frames on the wasm stack hit wasmtime's stack limit.
     let report = runtime
-        .execute(&component, &Grant::default(), request("Recurse", "1.2.3.4", &[]), None)
+        .execute(
+            &component,
+            &Grant::default(),
+            request("RecurseWasm", "1.2.3.4", &[]),
+            None,
+        )
         .await;
-    let failure = failure(report.result);
-    assert!(failure.message.contains("overflowed its stack"), "{}", failure.message);
+    let message = failure_message(report.result);
+    assert!(message.contains("overflowed its stack"), "{message}");
+
+    // Frames in linear memory (Rust's shadow stack) run off its bottom.
+    let report = runtime
+        .execute(
+            &component,
+            &Grant::default(),
+            request("Recurse", "1.2.3.4", &[]),
+            None,
+        )
+        .await;
+    let message = failure_message(report.result);
+    assert!(
+        message.contains("often a guest stack overflow"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -157,11 +227,18 @@ async fn oversized_output_is_refused() {
     let component = hostile(&runtime).await;
 
     let report = runtime
-        .execute(&component, &Grant::default(), request("HugeOutput", "1.2.3.4", &[]), None)
+        .execute(
+            &component,
+            &Grant::default(),
+            request("HugeOutput", "1.2.3.4", &[]),
+            None,
+        )
         .await;
     let failure = failure(report.result);
     assert!(
-        failure.message.contains("returned 10485760 bytes, over the output limit"),
+        failure
+            .message
+            .contains("returned 10485760 bytes, over the output limit"),
         "{}",
         failure.message
     );
@@ -173,11 +250,20 @@ async fn invalid_utf8_output_is_refused() {
     let component = hostile(&runtime).await;
 
     let report = runtime
-        .execute(&component, &Grant::default(), request("BadUtf8", "1.2.3.4", &[]), None)
+        .execute(
+            &component,
+            &Grant::default(),
+            request("BadUtf8", "1.2.3.4", &[]),
+            None,
+        )
         .await;
     let failure = failure(report.result);
     assert_eq!(failure.kind, FailureKind::Internal);
-    assert!(failure.message.to_lowercase().contains("utf-8"), "{}", failure.message);
+    assert!(
+        failure.message.to_lowercase().contains("utf-8"),
+        "{}",
+        failure.message
+    );
 }
 
 #[tokio::test]
@@ -187,7 +273,9 @@ async fn a_log_flood_is_capped_and_counted() {
     let flood = request("LogFlood", "1.2.3.4", &[]);
     let task_id = flood.task_id.clone();
 
-    let report = runtime.execute(&component, &Grant::default(), flood, None).await;
+    let report = runtime
+        .execute(&component, &Grant::default(), flood, None)
+        .await;
     assert_eq!(report.result.unwrap().detail, "flooded");
     let logs = logs();
     let kept = logs
@@ -210,7 +298,12 @@ async fn every_call_gets_its_own_deadline() {
     };
     for _ in 0..20 {
         let report = runtime
-            .execute(&component, &Grant::default(), request("Loop", "1.2.3.4", &[]), Some(&limits))
+            .execute(
+                &component,
+                &Grant::default(),
+                request("Loop", "1.2.3.4", &[]),
+                Some(&limits),
+            )
             .await;
         assert_eq!(failure(report.result).kind, FailureKind::Timeout);
     }
@@ -222,16 +315,30 @@ async fn requests_the_component_cannot_serve_are_refused_before_calling() {
     let component = hostile(&runtime).await;
 
     let report = runtime
-        .execute(&component, &Grant::default(), request("Nope", "1.2.3.4", &[]), None)
+        .execute(
+            &component,
+            &Grant::default(),
+            request("Nope", "1.2.3.4", &[]),
+            None,
+        )
         .await;
     let failure = failure(report.result);
     assert_eq!(failure.kind, FailureKind::InvalidInput);
-    assert!(failure.message.contains("has no action `Nope`"), "{}", failure.message);
+    assert!(
+        failure.message.contains("has no action `Nope`"),
+        "{}",
+        failure.message
+    );
 
     let mut wrong_kind = request("Noop", "/tmp/x", &[]);
     wrong_kind.entity.kind = riposte::runtime::wit::EntityKind::File;
-    let report = runtime.execute(&component, &Grant::default(), wrong_kind, None).await;
-    assert!(failure_message(report.result).contains("does not accept File entities"));
+    let report = runtime
+        .execute(&component, &Grant::default(), wrong_kind, None)
+        .await;
+    assert!(
+        failure_message(report.result)
+            .contains("does not accept `file` entities; it accepts `ip`, `domain`")
+    );
 }
 
 fn failure_message<T: std::fmt::Debug>(result: Result<T, TaskFailure>) -> String {
@@ -245,7 +352,10 @@ async fn malformed_component_bytes_are_refused_with_a_reason() {
     let core_module = b"\0asm\x01\0\0\0".to_vec();
     let cases: [(&str, Vec<u8>); 4] = [
         ("empty", Vec::new()),
-        ("random", (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect()),
+        (
+            "random",
+            (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect(),
+        ),
         ("truncated", valid[..valid.len() / 2].to_vec()),
         ("core module", core_module),
     ];
@@ -260,7 +370,9 @@ async fn malformed_component_bytes_are_refused_with_a_reason() {
     assert_eq!(component.info().name, "fixture-trivial");
 }
 
-async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
     let mut outputs = Vec::new();
     let handles: Vec<_> = futures.collect();
     // Poll them together so they really overlap.

@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use riposte::runtime::{FailureKind, Grant};
-use riposte_tests::{Behaviour, LoopbackServer, loopback_runtime, logs, request, secrets};
+use riposte_tests::{Behaviour, LoopbackServer, logs, loopback_runtime, request, secrets};
 
 use crate::{hostile, quick_config};
 
@@ -96,7 +96,12 @@ async fn a_call_opens_only_the_granted_credential_of_its_own_target() {
 
     // Granted to the component and named by the target: opens.
     let report = runtime
-        .execute(&component, &granted(&[]), probe("aliyun-prod", Some("aliyun-prod")), None)
+        .execute(
+            &component,
+            &granted(&[]),
+            probe("aliyun-prod", Some("aliyun-prod")),
+            None,
+        )
         .await;
     assert_eq!(report.result.unwrap().detail, "opened LTAI-public-id");
 
@@ -114,6 +119,6 @@ async fn a_call_opens_only_the_granted_credential_of_its_own_target() {
             .await
             .result
             .unwrap_err();
-        assert!(failure.message.contains("NotGranted"), "{name}: {failure}");
+        assert!(failure.message.contains("not-granted"), "{name}: {failure}");
     }
 }

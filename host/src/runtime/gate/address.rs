@@ -150,9 +150,18 @@ mod tests {
 
     #[test]
     fn metadata_is_named_as_such() {
-        for text in ["169.254.169.254", "100.100.100.200", "fd00:ec2::254", "::ffff:a9fe:a9fe"] {
+        for text in [
+            "169.254.169.254",
+            "100.100.100.200",
+            "fd00:ec2::254",
+            "::ffff:a9fe:a9fe",
+        ] {
             let ip: IpAddr = text.parse().unwrap();
-            assert_eq!(special_reason(ip), Some("a cloud metadata address"), "{text}");
+            assert_eq!(
+                special_reason(ip),
+                Some("a cloud metadata address"),
+                "{text}"
+            );
         }
     }
 

@@ -185,7 +185,10 @@ impl EgressPolicy {
     /// granted by address. Returns the addresses to connect to, normalized.
     pub fn check_addresses(&self, origin: &Origin, ips: &[IpAddr]) -> Result<Vec<IpAddr>, Refusal> {
         if ips.is_empty() {
-            return Err(Refusal::new(format!("`{}` resolved to no address", origin.host)));
+            return Err(Refusal::new(format!(
+                "`{}` resolved to no address",
+                origin.host
+            )));
         }
         let mut checked = Vec::with_capacity(ips.len());
         for &ip in ips {
@@ -239,7 +242,10 @@ mod tests {
         assert_eq!(ip.port, 81);
         // Non-canonical IPv4 forms stay names, and names never match them.
         for odd in ["127.1", "2130706433", "0x7f000001", "017700000001"] {
-            assert!(matches!(origin(&format!("http://{odd}")).host, Host::Name(_)));
+            assert!(matches!(
+                origin(&format!("http://{odd}")).host,
+                Host::Name(_)
+            ));
         }
         assert!(Origin::parse_url("ftp://x").is_err());
         assert!(Origin::parse_url("http://u@x").is_err());
@@ -269,22 +275,43 @@ mod tests {
             assert!(err.reason().contains("not granted"), "{url}: {err}");
         }
         let by_address = policy(&["http://127.0.0.1:8080"], None);
-        assert!(by_address.check_origin(&origin("http://127.0.0.1:8080")).is_ok());
-        assert!(by_address.check_origin(&origin("http://[::ffff:127.0.0.1]:8080")).is_ok());
-        assert!(by_address.check_origin(&origin("http://127.0.0.2:8080")).is_err());
+        assert!(
+            by_address
+                .check_origin(&origin("http://127.0.0.1:8080"))
+                .is_ok()
+        );
+        assert!(
+            by_address
+                .check_origin(&origin("http://[::ffff:127.0.0.1]:8080"))
+                .is_ok()
+        );
+        assert!(
+            by_address
+                .check_origin(&origin("http://127.0.0.2:8080"))
+                .is_err()
+        );
     }
 
     #[test]
     fn the_target_endpoint_narrows_the_grants() {
-        let p = policy(&["*.aliyuncs.com"], Some("https://waf.cn-hangzhou.aliyuncs.com"));
-        assert!(p.check_origin(&origin("https://waf.cn-hangzhou.aliyuncs.com/")).is_ok());
+        let p = policy(
+            &["*.aliyuncs.com"],
+            Some("https://waf.cn-hangzhou.aliyuncs.com"),
+        );
+        assert!(
+            p.check_origin(&origin("https://waf.cn-hangzhou.aliyuncs.com/"))
+                .is_ok()
+        );
         let err = p
             .check_origin(&origin("https://ecs.cn-hangzhou.aliyuncs.com"))
             .unwrap_err();
         assert!(err.reason().contains("not the target endpoint"), "{err}");
         // The endpoint alone grants nothing.
         let p = policy(&[], Some("https://waf.cn-hangzhou.aliyuncs.com"));
-        assert!(p.check_origin(&origin("https://waf.cn-hangzhou.aliyuncs.com")).is_err());
+        assert!(
+            p.check_origin(&origin("https://waf.cn-hangzhou.aliyuncs.com"))
+                .is_err()
+        );
     }
 
     #[test]
@@ -293,9 +320,19 @@ mod tests {
         let o = origin("http://api.test");
         let public: IpAddr = "198.51.100.7".parse().unwrap();
         assert_eq!(p.check_addresses(&o, &[public]).unwrap(), vec![public]);
-        for bad in ["127.0.0.1", "169.254.169.254", "::ffff:10.0.0.1", "fd00:ec2::254"] {
-            let err = p.check_addresses(&o, &[public, bad.parse().unwrap()]).unwrap_err();
-            assert!(err.reason().contains("not granted by address"), "{bad}: {err}");
+        for bad in [
+            "127.0.0.1",
+            "169.254.169.254",
+            "::ffff:10.0.0.1",
+            "fd00:ec2::254",
+        ] {
+            let err = p
+                .check_addresses(&o, &[public, bad.parse().unwrap()])
+                .unwrap_err();
+            assert!(
+                err.reason().contains("not granted by address"),
+                "{bad}: {err}"
+            );
         }
         assert!(p.check_addresses(&o, &[]).is_err());
 

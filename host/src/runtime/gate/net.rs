@@ -68,7 +68,10 @@ impl Resolver for StaticResolver {
         let name = name.to_string();
         Box::pin(async move {
             found.ok_or_else(|| {
-                io::Error::new(io::ErrorKind::NotFound, format!("`{name}` is not in the table"))
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("`{name}` is not in the table"),
+                )
             })
         })
     }

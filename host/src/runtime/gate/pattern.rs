@@ -108,8 +108,8 @@ impl FromStr for HostGrant {
         let (scheme, rest) = match trimmed.split_once("://") {
             Some(("*", rest)) => (None, rest),
             Some((scheme, rest)) => {
-                let scheme =
-                    Scheme::parse(scheme).ok_or_else(|| fail("the scheme must be http, https or *"))?;
+                let scheme = Scheme::parse(scheme)
+                    .ok_or_else(|| fail("the scheme must be http, https or *"))?;
                 (Some(scheme), rest)
             }
             None => (Some(Scheme::Https), trimmed),
@@ -137,7 +137,10 @@ impl FromStr for HostGrant {
 
 fn is_cidr_like(text: &str) -> bool {
     let host = text.split(':').next().unwrap_or(text);
-    host.contains('/') && host.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '/')
+    host.contains('/')
+        && host
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == '/')
 }
 
 /// Splits `host[:port]`, where an IPv6 host is in brackets.
@@ -291,7 +294,10 @@ mod tests {
     #[test]
     fn parses_and_prints_the_accepted_forms() {
         let cases = [
-            ("wafopenapi.cn-hangzhou.aliyuncs.com", "https://wafopenapi.cn-hangzhou.aliyuncs.com:443"),
+            (
+                "wafopenapi.cn-hangzhou.aliyuncs.com",
+                "https://wafopenapi.cn-hangzhou.aliyuncs.com:443",
+            ),
             ("WAF.Example.COM", "https://waf.example.com:443"),
             ("*.aliyuncs.com", "https://*.aliyuncs.com:443"),
             ("http://api.test:8080", "http://api.test:8080"),
@@ -376,7 +382,13 @@ mod tests {
 
     #[test]
     fn numeric_label_detection() {
-        for numeric in ["127.1", "2130706433", "0x7f000001", "0x7f.1", "017700000001"] {
+        for numeric in [
+            "127.1",
+            "2130706433",
+            "0x7f000001",
+            "0x7f.1",
+            "017700000001",
+        ] {
             assert!(looks_numeric(numeric), "{numeric}");
         }
         for name in ["a1.test", "1a.test", "example.com", "0xg.test"] {
