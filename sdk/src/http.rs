@@ -345,8 +345,7 @@ fn body_error(text: &str) -> HttpError {
 /// The number in "... limit: 16384 bytes", or `usize::MAX`.
 fn parse_trailing_number(text: &str) -> usize {
     text.split(|c: char| !c.is_ascii_digit())
-        .filter(|part| !part.is_empty())
-        .last()
+        .rfind(|part| !part.is_empty())
         .and_then(|digits| digits.parse().ok())
         .unwrap_or(usize::MAX)
 }

@@ -180,8 +180,7 @@ impl HostSecret for CallState {
         let value = self
             .secrets
             .allowed
-            .iter()
-            .any(|allowed| *allowed == name)
+            .contains(&name)
             .then(|| self.secrets.store.get(&name))
             .flatten();
         let Some(value) = value else {
