@@ -9,3 +9,9 @@
 //!   secrets and guest logging.
 
 pub mod runtime;
+
+/// Handling components bundled into the binary, built for wasm32-wasip2
+/// by `build.rs`.
+pub mod bundled {
+    include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
+}

@@ -13,8 +13,9 @@ pub fn now() -> Timestamp {
 /// A fresh nonce of 16 bytes from the host's CSPRNG. Signers need a new one
 /// on every attempt.
 pub fn nonce() -> Nonce {
-    let bytes = random::get_random_bytes(16);
     let mut nonce = [0u8; 16];
-    nonce.copy_from_slice(&bytes[..16]);
+    for (slot, byte) in nonce.iter_mut().zip(random::get_random_bytes(16)) {
+        *slot = byte;
+    }
     Nonce::from_random_bytes(nonce)
 }
