@@ -5,9 +5,11 @@
 //! hosts and secrets an operator granted it. This crate is the daemon and
 //! its CLI; the modules follow the architecture in `DESIGN.md`:
 //!
+//! - [`ingest`]: alert adapters (Suricata EVE so far);
 //! - [`runtime`]: the wasmtime engine, per-call limits, the egress gate,
 //!   secrets and guest logging.
 
+pub mod ingest;
 pub mod runtime;
 
 /// Handling components bundled into the binary, built for wasm32-wasip2
