@@ -6,9 +6,11 @@
 //! its CLI; the modules follow the architecture in `DESIGN.md`:
 //!
 //! - [`ingest`]: alert adapters (Suricata EVE so far);
+//! - [`demo`]: the end-to-end demo against the provider simulator;
 //! - [`runtime`]: the wasmtime engine, per-call limits, the egress gate,
 //!   secrets and guest logging.
 
+pub mod demo;
 pub mod ingest;
 pub mod runtime;
 

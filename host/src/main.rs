@@ -11,10 +11,14 @@ use riposte::runtime::gate::Network;
 use riposte::runtime::secrets::SecretStore;
 use riposte::runtime::{Runtime, RuntimeConfig};
 
-const USAGE: &str = "usage: riposte inspect <component.wasm>
-
-Loads a handling component in the sandbox (no grants, no secrets) and
-prints its name, version, actions and the hosts it asks to call.";
+const USAGE: &str = "usage:
+  riposte demo [EVE_FILE...]
+      Replays Suricata EVE alerts (the bundled ones by default) and blocks
+      each attacker address on the provider simulator's WAF through the
+      sandboxed aliyun-waf component, then lifts the blocks.
+  riposte inspect <component.wasm>
+      Loads a handling component in the sandbox (no grants, no secrets) and
+      prints its name, version, actions and the hosts it asks to call.";
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -32,6 +36,7 @@ fn main() -> ExitCode {
         .as_slice()
     {
         ["inspect", path] => inspect(path),
+        ["demo", files @ ..] => demo(files),
         ["-h" | "--help" | "help"] => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -39,6 +44,26 @@ fn main() -> ExitCode {
         _ => {
             eprintln!("{USAGE}");
             ExitCode::from(2)
+        }
+    }
+}
+
+fn demo(files: &[&str]) -> ExitCode {
+    let files: Vec<std::path::PathBuf> = files.iter().map(Into::into).collect();
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(riposte::demo::run(&files)));
+    match result {
+        Ok(summary) if summary.failed.is_empty() && summary.rules_left == 0 => ExitCode::SUCCESS,
+        Ok(_) => {
+            eprintln!("error: some blocks failed or were not lifted; see above");
+            ExitCode::from(1)
+        }
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(1)
         }
     }
 }

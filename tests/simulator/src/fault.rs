@@ -1,0 +1,144 @@
+//! Fault injection: what the next requests suffer instead of (or on top of)
+//! normal handling.
+//!
+//! Owns [`Fault`] and the queue of injected faults. Faults are consumed by
+//! requests that passed authentication (their nonce is then spent), in the
+//! order they were injected: `inject(a, 2)` then `inject(b, 1)` makes the
+//! next three authenticated requests suffer `a`, `a`, `b`.
+//!
+//! Error codes of the helpers come from `shared/reference/providers.md` §1.3
+//! (<https://help.aliyun.com/en/polardb/client-error-codes>,
+//! <https://developer.aliyun.com/ask/278265>).
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+/// One kind of failure to inject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer with this error instead of handling the request.
+    Error {
+        /// HTTP status.
+        status: u16,
+        /// Provider error code.
+        code: String,
+        /// Error message.
+        message: String,
+    },
+    /// Wait this long, then handle the request normally.
+    Latency(Duration),
+    /// Close the connection without answering and without handling the
+    /// request.
+    Drop,
+    /// Handle the request (state changes happen), then close the connection
+    /// without answering: the client cannot know the call took effect.
+    DropAfterHandling,
+}
+
+impl Fault {
+    /// An error answer with any status, code and message.
+    pub fn error(status: u16, code: &str, message: &str) -> Self {
+        Fault::Error {
+            status,
+            code: code.to_owned(),
+            message: message.to_owned(),
+        }
+    }
+
+    /// `Throttling.User` with HTTP 400 (Alibaba throttles with 400, not 429).
+    pub fn throttling() -> Self {
+        Self::error(
+            400,
+            "Throttling.User",
+            "request was denied due to user flow control",
+        )
+    }
+
+    /// `Forbidden.RAM` with HTTP 403: the RAM user lacks the permission.
+    pub fn forbidden_ram() -> Self {
+        Self::error(
+            403,
+            "Forbidden.RAM",
+            "user not authorized to operate on the specified resource, or this API doesn't support RAM",
+        )
+    }
+
+    /// `InternalError` with HTTP 500.
+    pub fn internal_error() -> Self {
+        Self::error(
+            500,
+            "InternalError",
+            "the request processing has failed due to some unknown error",
+        )
+    }
+
+    /// `ServiceUnavailable` with HTTP 503.
+    pub fn service_unavailable() -> Self {
+        Self::error(
+            503,
+            "ServiceUnavailable",
+            "the request has failed due to a temporary failure of the server",
+        )
+    }
+}
+
+/// Injected faults still to be applied, each with the number of requests
+/// it still applies to.
+#[derive(Debug, Default)]
+pub(crate) struct Faults {
+    queue: VecDeque<(Fault, usize)>,
+}
+
+impl Faults {
+    /// Applies `fault` to the next `requests` requests, after the faults
+    /// already queued.
+    pub(crate) fn push(&mut self, fault: Fault, requests: usize) {
+        if requests > 0 {
+            self.queue.push_back((fault, requests));
+        }
+    }
+
+    /// The fault the current request suffers, if any.
+    pub(crate) fn take(&mut self) -> Option<Fault> {
+        let (fault, remaining) = self.queue.front_mut()?;
+        let taken = fault.clone();
+        *remaining -= 1;
+        if *remaining == 0 {
+            self.queue.pop_front();
+        }
+        Some(taken)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_apply_in_order_for_their_count() {
+        let mut faults = Faults::default();
+        faults.push(Fault::throttling(), 2);
+        faults.push(Fault::Drop, 0);
+        faults.push(Fault::Drop, 1);
+        assert_eq!(faults.take(), Some(Fault::throttling()));
+        assert_eq!(faults.take(), Some(Fault::throttling()));
+        assert_eq!(faults.take(), Some(Fault::Drop));
+        assert_eq!(faults.take(), None);
+    }
+
+    #[test]
+    fn helpers_use_documented_codes() {
+        let codes = [
+            (Fault::throttling(), 400, "Throttling.User"),
+            (Fault::forbidden_ram(), 403, "Forbidden.RAM"),
+            (Fault::internal_error(), 500, "InternalError"),
+            (Fault::service_unavailable(), 503, "ServiceUnavailable"),
+        ];
+        for (fault, want_status, want_code) in codes {
+            let Fault::Error { status, code, .. } = fault else {
+                panic!("not an error fault");
+            };
+            assert_eq!((status, code.as_str()), (want_status, want_code));
+        }
+    }
+}

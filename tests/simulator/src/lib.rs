@@ -1,0 +1,285 @@
+//! Provider simulator: the cloud APIs riposte's handling components call,
+//! served on loopback for tests and the demo (`shared/DESIGN.md`, "Tests
+//! and the provider simulator").
+//!
+//! This first part serves the Alibaba Cloud WAF 3.0 subset
+//! (`CreateDefenseRule`, `DeleteDefenseRule`). Like the real gateway it
+//! verifies `ACS3-HMAC-SHA256` signatures from the bytes received, with its
+//! own implementation (no dependency on `riposte-sdk`), enforces the clock
+//! window and nonce uniqueness, keeps state and quotas, and answers in
+//! Alibaba's error shape. Tests inspect the state and inject faults.
+//!
+//! ```no_run
+//! use riposte_simulator::{Fault, Simulator, SimulatorConfig};
+//!
+//! let simulator = Simulator::start(
+//!     SimulatorConfig::default()
+//!         .with_credential("AccessKeyId", "AccessKeySecret")
+//!         .with_waf_template("waf_v2_public_cn-test", 1122),
+//! )?;
+//! let endpoint = simulator.endpoint(); // http://127.0.0.1:<port>
+//! simulator.inject(Fault::throttling(), 1);
+//! // ... run a component against `endpoint` ...
+//! assert!(simulator.waf_rules().is_empty());
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! Modules: [`aliyun`] (gateway, [`aliyun::acs3`] verifier, [`aliyun::waf`]),
+//! [`encoding`], [`time`], [`fault`]; the HTTP server is private.
+
+pub mod aliyun;
+pub mod encoding;
+pub mod fault;
+pub mod time;
+
+mod server;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use aliyun::waf::WafRule;
+pub use fault::Fault;
+pub use time::Clock;
+
+use aliyun::Aliyun;
+use aliyun::waf::Waf;
+use server::{Shared, State};
+
+/// Default rules per WAF template. The real quota depends on the edition
+/// and is not in our reference; 200 is the simulator's choice.
+pub const DEFAULT_WAF_RULE_QUOTA: usize = 200;
+
+/// Default allowed distance between `x-acs-date` and server time: 15
+/// minutes (`shared/reference/providers.md` §1.1, §1.3
+/// `InvalidTimeStamp.Expired`).
+pub const DEFAULT_MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
+
+/// What the simulator knows at start.
+#[derive(Clone)]
+pub struct SimulatorConfig {
+    /// Alibaba AccessKeyId → AccessKeySecret.
+    pub credentials: BTreeMap<String, String>,
+    /// WAF instances that exist: instance id → protection template ids.
+    pub waf_instances: BTreeMap<String, BTreeSet<u64>>,
+    /// Rules allowed per WAF template (`Waf.Quota.Exceeded` past it).
+    pub waf_rule_quota: usize,
+    /// Allowed distance between the signed date and server time.
+    pub max_clock_skew: Duration,
+    /// Where server time comes from.
+    pub clock: Clock,
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        Self {
+            credentials: BTreeMap::new(),
+            waf_instances: BTreeMap::new(),
+            waf_rule_quota: DEFAULT_WAF_RULE_QUOTA,
+            max_clock_skew: DEFAULT_MAX_CLOCK_SKEW,
+            clock: Clock::System,
+        }
+    }
+}
+
+impl fmt::Debug for SimulatorConfig {
+    /// Shows key ids, never secrets.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimulatorConfig")
+            .field(
+                "access_key_ids",
+                &self.credentials.keys().collect::<Vec<_>>(),
+            )
+            .field("waf_instances", &self.waf_instances)
+            .field("waf_rule_quota", &self.waf_rule_quota)
+            .field("max_clock_skew", &self.max_clock_skew)
+            .field("clock", &self.clock)
+            .finish()
+    }
+}
+
+impl SimulatorConfig {
+    /// Adds an Alibaba AccessKey pair.
+    pub fn with_credential(mut self, access_key_id: &str, access_key_secret: &str) -> Self {
+        self.credentials
+            .insert(access_key_id.to_owned(), access_key_secret.to_owned());
+        self
+    }
+
+    /// Adds protection template `template_id` to WAF instance
+    /// `instance_id`, creating the instance if needed.
+    pub fn with_waf_template(mut self, instance_id: &str, template_id: u64) -> Self {
+        self.waf_instances
+            .entry(instance_id.to_owned())
+            .or_default()
+            .insert(template_id);
+        self
+    }
+
+    /// Sets the number of rules allowed per WAF template.
+    pub fn with_waf_rule_quota(mut self, quota: usize) -> Self {
+        self.waf_rule_quota = quota;
+        self
+    }
+
+    /// Sets the allowed clock skew.
+    pub fn with_max_clock_skew(mut self, skew: Duration) -> Self {
+        self.max_clock_skew = skew;
+        self
+    }
+
+    /// Sets the server clock.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+}
+
+/// One request the simulator answered (or dropped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handled {
+    /// The `x-acs-action` header as sent (empty when absent).
+    pub action: String,
+    /// `OK`, the error code answered, or `Dropped` for a closed connection.
+    pub code: String,
+    /// The HTTP status answered; 0 when the connection was dropped.
+    pub status: u16,
+}
+
+/// A running simulator on `127.0.0.1`, stopped when dropped.
+///
+/// It runs on its own single-worker tokio runtime, so it keeps answering
+/// while the caller blocks (e.g. a current-thread test runtime waiting on a
+/// component call).
+pub struct Simulator {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Simulator")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+impl Simulator {
+    /// Binds `127.0.0.1` on a port the OS chooses and starts serving.
+    pub fn start(config: SimulatorConfig) -> std::io::Result<Self> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("riposte-simulator")
+            .enable_all()
+            .build()?;
+        let shared = Arc::new(Shared::new(initial_state(config), seed(addr)));
+        runtime.spawn(server::accept_loop(listener, Arc::clone(&shared)));
+        tracing::info!(%addr, "provider simulator listening");
+        Ok(Self {
+            addr,
+            shared,
+            runtime: Some(runtime),
+        })
+    }
+
+    /// The address served.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The endpoint URL to give components, `http://127.0.0.1:<port>`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The WAF rules held now, by id.
+    pub fn waf_rules(&self) -> Vec<WafRule> {
+        self.shared.lock().aliyun.waf.rules()
+    }
+
+    /// Every request handled so far, in order of completion.
+    pub fn requests(&self) -> Vec<Handled> {
+        self.shared.lock().handled.clone()
+    }
+
+    /// Applies `fault` to the next `requests` authenticated requests, after
+    /// the faults already injected (see [`fault`]).
+    pub fn inject(&self, fault: Fault, requests: usize) {
+        self.shared.lock().faults.push(fault, requests);
+    }
+
+    /// Changes the server clock (e.g. to play a skewed client).
+    pub fn set_clock(&self, clock: Clock) {
+        self.shared.lock().clock = clock;
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            // Aborts the accept loop and every connection task; allowed
+            // from inside another runtime, unlike a blocking drop.
+            runtime.shutdown_background();
+        }
+    }
+}
+
+fn initial_state(config: SimulatorConfig) -> State {
+    let waf = Waf::new(config.waf_instances, config.waf_rule_quota);
+    State {
+        clock: config.clock,
+        max_skew: config.max_clock_skew,
+        aliyun: Aliyun::new(config.credentials, waf),
+        faults: fault::Faults::default(),
+        handled: Vec::new(),
+    }
+}
+
+fn seed(addr: SocketAddr) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos())
+        .unwrap_or(0);
+    format!("{addr}/{nanos}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_debug_hides_secrets() {
+        let config = SimulatorConfig::default()
+            .with_credential("AK", "very-secret")
+            .with_waf_template("i", 1)
+            .with_waf_template("i", 2);
+        let shown = format!("{config:?}");
+        assert!(
+            shown.contains("AK") && !shown.contains("very-secret"),
+            "{shown}"
+        );
+        assert_eq!(config.waf_instances["i"], BTreeSet::from([1, 2]));
+    }
+
+    #[test]
+    fn starts_on_loopback_and_stops_on_drop() {
+        let simulator = Simulator::start(SimulatorConfig::default()).unwrap();
+        let addr = simulator.addr();
+        assert!(addr.ip().is_loopback() && addr.port() != 0);
+        assert_eq!(simulator.endpoint(), format!("http://{addr}"));
+        std::net::TcpStream::connect(addr).unwrap();
+        drop(simulator);
+        // The listener is closed once the runtime has shut down.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::net::TcpStream::connect(addr).is_ok() {
+            assert!(std::time::Instant::now() < deadline, "still listening");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
