@@ -315,6 +315,43 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn the_bundled_alerts_are_blocked_and_lifted_end_to_end() {
+        let summary = run(&[]).await.unwrap();
+        assert_eq!(
+            (summary.records, summary.alerts, summary.skipped),
+            (8, 6, 1)
+        );
+        let blocked: Vec<String> = summary
+            .blocked
+            .iter()
+            .map(|(ip, _)| ip.to_string())
+            .collect();
+        // The repeated attacker is blocked once; Suricata's expanded IPv6
+        // notation arrives normalized; an outbound alert blocks the C2.
+        assert_eq!(
+            blocked,
+            [
+                "203.0.113.45",
+                "198.51.100.23",
+                "192.0.2.200",
+                "2001:db8::bad"
+            ]
+        );
+        assert!(summary.blocked.iter().all(|(_, rule)| !rule.is_empty()));
+        assert!(summary.failed.is_empty());
+        assert_eq!((summary.reverted, summary.rules_left), (4, 0));
+    }
+
+    #[tokio::test]
+    async fn a_missing_alert_file_is_named() {
+        let err = run(&["no/such/eve.json".into()]).await.unwrap_err();
+        assert!(
+            format!("{err:#}").contains("reading alert file `no/such/eve.json`"),
+            "{err:#}"
+        );
+    }
+
     #[test]
     fn picks_the_public_side_of_an_alert() {
         let inbound = alert("203.0.113.45", "10.0.2.15");
