@@ -9,7 +9,6 @@ use tokio::time::Instant;
 use wasmtime::component::ResourceTable;
 use wasmtime::{Store, Trap};
 use wasmtime_wasi::WasiCtx;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi_http::WasiHttpCtx;
 
 use super::bindings::{HandlingComponent, HandlingComponentPre};
@@ -17,6 +16,7 @@ use super::gate::{self, EgressPolicy, GateHooks, Origin};
 use super::guest_log::{self, GuestLog};
 use super::secrets::{self, CallSecrets};
 use super::state::{CallLimiter, CallState};
+use super::stderr::StderrCapture;
 use super::{CallReport, FailureKind, Grant, Limits, Runtime, TaskFailure, wit};
 
 /// Bytes of the guest's stderr kept for failure messages (panic text).
@@ -121,7 +121,7 @@ impl Runtime {
             .filter(|name| grant.secrets.contains(name))
             .cloned()
             .collect();
-        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
+        let stderr = StderrCapture::new(STDERR_CAPTURE);
         let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
         let mut http = WasiHttpCtx::new();
         http.set_field_size_limit(64 * 1024);
@@ -247,7 +247,7 @@ fn trap_failure(
     if trap == Some(&Trap::StackOverflow) {
         return internal(format!("{who} overflowed its stack (unbounded recursion?)"));
     }
-    let stderr = String::from_utf8_lossy(&state.stderr.contents()).into_owned();
+    let stderr = state.stderr.text();
     if let Some(start) = stderr.find("panicked at") {
         // Rust prints `panicked at FILE:LINE:COL:` and the message on the
         // next line.

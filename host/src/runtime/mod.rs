@@ -33,6 +33,7 @@ pub mod gate;
 mod guest_log;
 pub mod secrets;
 mod state;
+mod stderr;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,13 +2,13 @@
 //! the secrets the call may open, its log and its resource limiter.
 
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::gate::GateHooks;
 use super::guest_log::GuestLog;
 use super::secrets::CallSecrets;
+use super::stderr::StderrCapture;
 
 /// Everything a call's store holds. Built fresh for every call and dropped
 /// with the store, so nothing leaks from one task to the next.
@@ -21,7 +21,7 @@ pub struct CallState {
     pub(crate) log: GuestLog,
     pub(crate) limiter: CallLimiter,
     /// The guest's stderr, where Rust guests print their panic message.
-    pub(crate) stderr: MemoryOutputPipe,
+    pub(crate) stderr: StderrCapture,
 }
 
 impl WasiView for CallState {

@@ -287,6 +287,24 @@ async fn a_log_flood_is_capped_and_counted() {
 }
 
 #[tokio::test]
+async fn megabytes_of_stdout_and_stderr_do_not_fail_the_call() {
+    // wasmtime's MemoryOutputPipe traps a guest once full; a chatty but
+    // correct component must still succeed.
+    let (runtime, _) = loopback_runtime(quick_config(), &[], secrets(&[]));
+    let component = hostile(&runtime).await;
+
+    let report = runtime
+        .execute(
+            &component,
+            &Grant::default(),
+            request("StdioFlood", "1.2.3.4", &[]),
+            None,
+        )
+        .await;
+    assert_eq!(report.result.unwrap().detail, "printed");
+}
+
+#[tokio::test]
 async fn every_call_gets_its_own_deadline() {
     // Extism shipped a host where only the first call had a deadline
     // (extism/extism#556); here each of many runaway calls is stopped.
