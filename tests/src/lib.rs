@@ -267,13 +267,18 @@ impl Write for Capture {
 }
 
 /// Installs (once per test binary) a global subscriber that records every
-/// event at every level, so tests can assert on what was logged.
+/// event at every level, with the safety directives the daemon applies, so
+/// tests can assert on what riposte would log.
 pub fn init_logs() {
     LOGS.get_or_init(|| {
         let buffer = Arc::new(Mutex::new(Vec::new()));
         let writer = Capture(buffer.clone());
+        let mut filter = tracing_subscriber::EnvFilter::new("trace");
+        for directive in riposte::runtime::LOG_SAFETY_DIRECTIVES {
+            filter = filter.add_directive(directive.parse().unwrap());
+        }
         let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
+            .with_env_filter(filter)
             .with_ansi(false)
             .with_writer(move || writer.clone())
             .finish();

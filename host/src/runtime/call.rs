@@ -102,6 +102,7 @@ impl Runtime {
         limits: &Limits,
         deadline: Instant,
     ) -> (Store<CallState>, Arc<gate::send::GateCall>) {
+        let redactor = self.secrets.redactor();
         let gate_call = Arc::new(gate::send::GateCall {
             policy: EgressPolicy::new(grant.hosts.clone(), scope.endpoint.clone()),
             network: self.network.clone(),
@@ -114,6 +115,7 @@ impl Runtime {
             component: scope.component.clone(),
             action: scope.action.clone(),
             task_id: scope.task_id.clone(),
+            redactor: redactor.clone(),
         });
         let allowed = scope
             .credential
@@ -141,7 +143,7 @@ impl Runtime {
                 component: scope.component.clone(),
                 action: scope.action.clone(),
                 task_id: scope.task_id.clone(),
-                redactor: self.secrets.redactor(),
+                redactor,
                 max_lines: limits.log_lines,
                 max_line_bytes: limits.log_line_bytes,
                 written: 0,
@@ -295,6 +297,24 @@ fn check_output(
         failure
     };
     Ok(match returned {
+        Returned::Outcome(Ok(outcome))
+            if outcome
+                .revert_token
+                .as_ref()
+                .is_some_and(|token| redactor.redact(token) != *token) =>
+        {
+            // A token is stored and handed back verbatim, so it cannot be
+            // redacted: a token carrying a secret is refused instead.
+            return Err(TaskFailure::new(
+                FailureKind::Internal,
+                false,
+                format!(
+                    "component `{}` action `{}` returned a revert token containing a secret \
+                     value; the outcome was refused",
+                    scope.component, scope.action
+                ),
+            ));
+        }
         Returned::Outcome(Ok(mut outcome)) => {
             outcome.detail = redactor.redact(&outcome.detail);
             for item in &mut outcome.items {
@@ -305,6 +325,12 @@ fn check_output(
         }
         Returned::Outcome(Err(failure)) => Returned::Outcome(Err(redact_failure(failure))),
         Returned::Plan(Err(failure)) => Returned::Plan(Err(redact_failure(failure))),
+        Returned::Plan(Ok(mut plan)) => {
+            for change in &mut plan.changes {
+                *change = redactor.redact(change);
+            }
+            Returned::Plan(Ok(plan))
+        }
         other => other,
     })
 }

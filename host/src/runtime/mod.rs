@@ -55,6 +55,16 @@ use gate::{HostGrant, Network, Origin};
 use secrets::SecretStore;
 use state::CallState;
 
+/// Log directives every subscriber of a riposte process must apply, after
+/// any operator setting: wasmtime's WASI crates trace every host call with
+/// its arguments (header values, bodies, guest output) at `trace` level,
+/// which would carry whatever a guest holds, unredacted, into the log.
+pub const LOG_SAFETY_DIRECTIVES: &[&str] = &[
+    "wasmtime_wasi_http=info",
+    "wasmtime_wasi=info",
+    "wasmtime=info",
+];
+
 /// What an operator granted a component: hosts it may call and secrets it
 /// may open. Empty grants reach nothing.
 #[derive(Debug, Clone, Default)]

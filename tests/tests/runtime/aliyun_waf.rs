@@ -4,14 +4,12 @@
 
 use std::net::IpAddr;
 
-use riposte::runtime::{FailureKind, Grant, LoadedComponent, Runtime, wit};
+use riposte::runtime::{FailureKind, Grant, LoadedComponent, Runtime, RuntimeConfig, wit};
 use riposte_sdk::sign::{InMemoryCredential, Nonce, Request, Timestamp, acs3};
 use riposte_tests::{
     Behaviour, LoopbackServer, Recorded, guests, logs, loopback_runtime, pairs, request, secrets,
     wasm,
 };
-
-use crate::quick_config;
 
 const KEY_ID: &str = "LTAI5tTestKeyId";
 const KEY_SECRET: &str = "waf-test-secret-0123456789";
@@ -27,7 +25,13 @@ async fn setup(behaviour: Behaviour) -> Setup {
     let server = LoopbackServer::start(behaviour).await;
     let names: &[(&str, &[IpAddr])] = &[("waf.test", &[IpAddr::from([127, 0, 0, 1])])];
     let store = secrets(&[("aliyun-test", KEY_ID, KEY_SECRET)]);
-    let (runtime, _) = loopback_runtime(quick_config(), names, store);
+    // The default 30 s budget: these tests are about what is sent, and a
+    // loaded machine must not turn them into timeouts.
+    let config = RuntimeConfig {
+        max_concurrent_calls: 32,
+        ..RuntimeConfig::default()
+    };
+    let (runtime, _) = loopback_runtime(config, names, store);
     let component = runtime.load(wasm(guests::ALIYUN_WAF)).await.unwrap();
     let port = server.port();
     let grant = Grant {

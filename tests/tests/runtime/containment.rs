@@ -115,10 +115,23 @@ async fn concurrent_allocations_all_fail_alone_and_the_host_goes_on() {
     let component = hostile(&runtime).await;
 
     let none = Grant::default();
-    let calls =
-        (0..16).map(|_| runtime.execute(&component, &none, request("Alloc", "1.2.3.4", &[]), None));
+    // About memory, not time: a generous deadline keeps a loaded machine
+    // from turning a memory failure into a timeout.
+    let limits = Limits {
+        deadline: Duration::from_secs(60),
+        ..Limits::default()
+    };
+    let calls = (0..16).map(|_| {
+        runtime.execute(
+            &component,
+            &none,
+            request("Alloc", "1.2.3.4", &[]),
+            Some(&limits),
+        )
+    });
     for report in futures_join_all(calls).await {
-        assert!(failure(report.result).message.contains("memory limit"));
+        let message = failure_message(report.result);
+        assert!(message.contains("memory limit"), "{message}");
     }
     let report = runtime
         .execute(

@@ -122,3 +122,45 @@ async fn a_call_opens_only_the_granted_credential_of_its_own_target() {
         assert!(failure.message.contains("not-granted"), "{name}: {failure}");
     }
 }
+
+#[tokio::test]
+async fn a_secret_smuggled_into_a_host_name_is_not_logged() {
+    // Host names are case-insensitive, so use a secret a name can carry.
+    const LOWER: &str = "zq8vnw3rt5ky7plm2xc9";
+    let (runtime, connector) =
+        loopback_runtime(quick_config(), &[], secrets(&[("lower", "id", LOWER)]));
+    let component = hostile(&runtime).await;
+    let call = request("LeakHost", "1.2.3.4", &[("secret", LOWER)]);
+
+    let report = runtime.execute(&component, &granted(&[]), call, None).await;
+    assert!(report.result.is_err());
+    assert_eq!(connector.connected(), 0);
+    assert_eq!(
+        report.refusals,
+        [
+            "http://[redacted].exfil.test: `http://[redacted].exfil.test:80` is not granted \
+          to this component"
+        ]
+    );
+    let logs = logs();
+    let leaked: Vec<&str> = logs.lines().filter(|l| l.contains(LOWER)).collect();
+    assert!(leaked.is_empty(), "{leaked:#?}");
+}
+
+#[tokio::test]
+async fn a_revert_token_carrying_a_secret_is_refused() {
+    let (runtime, _) = loopback_runtime(quick_config(), &[], store());
+    let component = hostile(&runtime).await;
+    let call = request("LeakToken", "1.2.3.4", &[("secret", SECRET)]);
+
+    let failure = runtime
+        .execute(&component, &granted(&[]), call, None)
+        .await
+        .result
+        .unwrap_err();
+    assert!(
+        failure.message.contains("revert token containing a secret"),
+        "{failure}"
+    );
+    assert!(!failure.message.contains(SECRET));
+}

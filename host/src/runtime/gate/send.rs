@@ -19,6 +19,7 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 
 use super::net::{BoxFuture, Network};
 use super::{EgressPolicy, Host, Origin, Refusal};
+use crate::runtime::secrets::Redactor;
 
 /// The gate's view of one call: what it may reach, with what budget, and
 /// what it has done so far.
@@ -36,6 +37,8 @@ pub(crate) struct GateCall {
     pub component: String,
     pub action: String,
     pub task_id: String,
+    /// Hides known secret values in what the gate logs and reports.
+    pub redactor: Redactor,
 }
 
 impl GateCall {
@@ -44,6 +47,10 @@ impl GateCall {
     }
 
     fn refuse(&self, origin: &str, refusal: Refusal) -> Error {
+        // The guest chose the host name and it is quoted in the reason: a
+        // secret smuggled into a name must not reach the log.
+        let origin = self.redactor.redact(origin);
+        let refusal = self.redactor.redact(refusal.reason());
         tracing::info!(
             component = %self.component,
             action = %self.action,
@@ -190,7 +197,11 @@ async fn resolve(call: &GateCall, origin: &Origin) -> Result<Vec<IpAddr>, Error>
     match tokio::time::timeout(call.remaining(), call.network.resolver.resolve(name)).await {
         Err(_) => Err(Error::DnsTimeout),
         Ok(Err(err)) => {
-            tracing::info!(task_id = %call.task_id, host = %name, error = %err, "dns lookup failed");
+            let (host, error) = (
+                call.redactor.redact(name),
+                call.redactor.redact(&err.to_string()),
+            );
+            tracing::info!(task_id = %call.task_id, host = %host, error = %error, "dns lookup failed");
             Err(Error::DnsError {
                 rcode: Some("NXDOMAIN".into()),
                 info_code: None,
