@@ -86,7 +86,15 @@ impl fmt::Debug for SecretValue {
 /// The host's secrets by name. Cloning shares the same table.
 #[derive(Debug, Default, Clone)]
 pub struct SecretStore {
-    inner: Arc<RwLock<HashMap<String, Arc<SecretValue>>>>,
+    inner: Arc<RwLock<Table>>,
+}
+
+/// The values and the redactor built from them, replaced together so that
+/// a call never sees a value its redactor does not know.
+#[derive(Debug, Default)]
+struct Table {
+    values: HashMap<String, Arc<SecretValue>>,
+    redactor: Redactor,
 }
 
 impl SecretStore {
@@ -98,26 +106,47 @@ impl SecretStore {
     /// Adds or replaces the secret called `name`.
     pub fn insert(&self, name: impl Into<String>, value: SecretValue) {
         let mut table = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        table.insert(name.into(), Arc::new(value));
+        table.values.insert(name.into(), Arc::new(value));
+        table.redactor = Redactor::for_values(table.values.values());
     }
 
     /// Removes the secret called `name`; calls that already opened it keep
     /// their handle until they end.
     pub fn remove(&self, name: &str) {
         let mut table = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        table.remove(name);
+        table.values.remove(name);
+        table.redactor = Redactor::for_values(table.values.values());
     }
 
     fn get(&self, name: &str) -> Option<Arc<SecretValue>> {
         let table = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        table.get(name).cloned()
+        table.values.get(name).cloned()
     }
 
-    /// A redactor for every secret value currently stored.
+    /// A redactor for every secret value currently stored. Cheap: built
+    /// when the store changes, shared by every call.
     pub fn redactor(&self) -> Redactor {
         let table = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        table.redactor.clone()
+    }
+}
+
+/// Replaces known secret values (as text and as hex) with `[redacted]`.
+#[derive(Default, Clone)]
+pub struct Redactor {
+    needles: Arc<[String]>,
+}
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Redactor({} needles)", self.needles.len())
+    }
+}
+
+impl Redactor {
+    fn for_values<'a>(values: impl Iterator<Item = &'a Arc<SecretValue>>) -> Self {
         let mut needles = Vec::new();
-        for value in table.values() {
+        for value in values {
             if value.secret.len() < MIN_REDACTED_LEN {
                 continue;
             }
@@ -130,27 +159,15 @@ impl SecretStore {
         // Longest first, so a secret containing another is replaced whole.
         needles.sort_by_key(|needle| std::cmp::Reverse(needle.len()));
         needles.dedup();
-        Redactor { needles }
+        Self {
+            needles: needles.into(),
+        }
     }
-}
 
-/// Replaces known secret values (as text and as hex) with `[redacted]`.
-#[derive(Default, Clone)]
-pub struct Redactor {
-    needles: Vec<String>,
-}
-
-impl fmt::Debug for Redactor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Redactor({} needles)", self.needles.len())
-    }
-}
-
-impl Redactor {
     /// `text` with every known secret value replaced.
     pub fn redact(&self, text: &str) -> String {
         let mut text = text.to_string();
-        for needle in &self.needles {
+        for needle in self.needles.iter() {
             if text.contains(needle.as_str()) {
                 text = text.replace(needle.as_str(), REDACTED);
             }
