@@ -126,12 +126,14 @@ impl Runtime {
         let stderr = StderrCapture::new(STDERR_CAPTURE);
         let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
         let mut http = WasiHttpCtx::new();
-        http.set_field_size_limit(64 * 1024);
+        http.set_field_size_limit(limits.header_bytes);
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(limits.resources);
 
         let state = CallState {
             wasi,
             http,
-            table: ResourceTable::new(),
+            table,
             hooks: GateHooks {
                 call: gate_call.clone(),
             },
@@ -258,7 +260,18 @@ fn trap_failure(
         guest_log::truncate(&mut panic, 512);
         return internal(format!("{who} panicked: {panic}"));
     }
-    let mut detail = redactor.redact(&format!("{err:#}"));
+    if matches!(
+        err.downcast_ref::<wasmtime::component::ResourceTableError>(),
+        Some(wasmtime::component::ResourceTableError::Full)
+    ) {
+        return internal(format!(
+            "{who} exceeded its limit of {} host resources (headers, requests, streams)",
+            limits.resources
+        ));
+    }
+    // The root cause says what went wrong; the outer layers are a wasm
+    // backtrace, useless to an operator.
+    let mut detail = redactor.redact(&err.root_cause().to_string());
     guest_log::truncate(&mut detail, 512);
     match trap {
         Some(Trap::MemoryOutOfBounds) => internal(format!(

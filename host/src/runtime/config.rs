@@ -31,6 +31,14 @@ pub struct Limits {
     pub output_bytes: usize,
     /// Outgoing requests one call may start.
     pub requests: usize,
+    /// Host-side resources (headers, requests, streams, secret handles) one
+    /// call may hold at once. These live in host memory, outside the
+    /// guest's memory limit, so they are bounded separately; an HTTP call
+    /// needs about a dozen.
+    pub resources: usize,
+    /// Largest header block of one request or response, in bytes of the
+    /// host's in-memory representation.
+    pub header_bytes: usize,
 }
 
 impl Default for Limits {
@@ -47,6 +55,8 @@ impl Default for Limits {
             log_line_bytes: 4096,
             output_bytes: 256 << 10,
             requests: 64,
+            resources: 2048,
+            header_bytes: 16 << 10,
         }
     }
 }

@@ -318,6 +318,29 @@ async fn megabytes_of_stdout_and_stderr_do_not_fail_the_call() {
 }
 
 #[tokio::test]
+async fn host_side_resources_are_bounded_per_call() {
+    // Headers live in host memory, outside the guest's memory limit; a
+    // million 15 KiB header maps would be 15 GiB of host memory.
+    let (runtime, _) = loopback_runtime(quick_config(), &[], secrets(&[]));
+    let component = hostile(&runtime).await;
+
+    let report = runtime
+        .execute(
+            &component,
+            &Grant::default(),
+            request("HoardHeaders", "1.2.3.4", &[]),
+            None,
+        )
+        .await;
+    // The table refuses the 2049th resource by trapping the guest.
+    let message = failure_message(report.result);
+    assert!(
+        message.contains("exceeded its limit of 2048 host resources"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
 async fn every_call_gets_its_own_deadline() {
     // Extism shipped a host where only the first call had a deadline
     // (extism/extism#556); here each of many runaway calls is stopped.
