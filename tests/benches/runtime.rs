@@ -7,8 +7,11 @@
 
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
+use riposte::runtime::gate::{LoopbackOnlyConnector, Network, StaticResolver};
 use riposte::runtime::{Grant, Limits, Runtime, RuntimeConfig, wit};
-use riposte_tests::{guests, loopback_runtime, request, secrets, wasm};
+use riposte_tests::{guests, request, secrets, wasm};
 use wasmtime::Store;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -70,18 +73,26 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let (runtime, _) = loopback_runtime(RuntimeConfig::default(), &[], secrets(&[]));
+    // No log subscriber: the tests' capture subscriber would put formatting
+    // cost on riposte's side only.
+    let network = Network::new(
+        Arc::new(StaticResolver::new()),
+        Arc::new(LoopbackOnlyConnector::new()),
+    );
+    let runtime = Runtime::new(RuntimeConfig::default(), network, secrets(&[])).unwrap();
     let trivial_bytes = wasm(guests::FIXTURE_TRIVIAL);
     let component = rt.block_on(runtime.load(trivial_bytes.clone())).unwrap();
 
     // Bare wasmtime: the runtime's own engine (same config: pooling,
-    // epochs), WASI p2 + wasi-http, unknown imports as traps.
+    // epochs), WASI p2 + wasi-http, default contexts, no gate or limits.
     let engine = runtime.engine().clone();
     let raw = Component::new(&engine, &trivial_bytes).unwrap();
     let mut linker: Linker<Bare> = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).unwrap();
-    linker.define_unknown_imports_as_traps(&raw).unwrap();
+    // The trivial component imports the contract's type-only interface and
+    // nothing else of riposte's; an empty instance satisfies it.
+    linker.instance("riposte:component/types@0.1.0").unwrap();
     let pre = linker.instantiate_pre(&raw).unwrap();
     let (_, handler) = raw
         .get_export(None, "riposte:component/handler@0.1.0")
