@@ -82,11 +82,18 @@ impl Runtime {
             Ok(Err(err)) => Err(trap_failure(scope, limits, state, &err, &redactor)),
             Ok(Ok(returned)) => check_output(scope, limits, returned, &redactor),
         };
-        let refusals = gate
+        let mut refusals = gate
             .refusals
             .lock()
             .map(|refusals| refusals.clone())
             .unwrap_or_default();
+        let refused = gate.refused.load(std::sync::atomic::Ordering::SeqCst);
+        if refused > refusals.len() {
+            refusals.push(format!(
+                "{} more refused requests not recorded",
+                refused - refusals.len()
+            ));
+        }
         CallReport {
             result,
             refusals,
@@ -112,6 +119,7 @@ impl Runtime {
             max_requests: limits.requests,
             requests: AtomicUsize::new(0),
             refusals: Default::default(),
+            refused: AtomicUsize::new(0),
             component: scope.component.clone(),
             action: scope.action.clone(),
             task_id: scope.task_id.clone(),
@@ -164,10 +172,22 @@ impl Runtime {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
-        let tick = self.config.epoch_tick.as_nanos().max(1);
-        let ticks = limits.deadline.as_nanos().div_ceil(tick) + 1;
-        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
-        store.epoch_deadline_trap();
+        // At every epoch tick, check the wall clock and otherwise yield to
+        // the executor: a spinning guest then neither outlives its deadline
+        // when the ticker lags (a busy machine) nor keeps a worker thread,
+        // and every other call's timers, to itself.
+        let wall_deadline = deadline.into_std();
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if std::time::Instant::now() >= wall_deadline {
+                Ok(wasmtime::UpdateDeadline::Interrupt)
+            } else {
+                Ok(wasmtime::UpdateDeadline::YieldCustom(
+                    1,
+                    Box::pin(tokio::task::yield_now()),
+                ))
+            }
+        });
         (store, gate_call)
     }
 }
@@ -293,7 +313,11 @@ fn check_output(
         Returned::Info(info) => info_size(info),
         Returned::Outcome(Ok(outcome)) => outcome_size(outcome),
         Returned::Outcome(Err(failure)) | Returned::Plan(Err(failure)) => failure.message.len(),
-        Returned::Plan(Ok(plan)) => plan.changes.iter().map(String::len).sum(),
+        Returned::Plan(Ok(plan)) => plan
+            .changes
+            .iter()
+            .map(|change| ENTRY_COST + change.len())
+            .sum(),
     };
     if size > limits.output_bytes {
         return Err(TaskFailure::new(
@@ -331,6 +355,7 @@ fn check_output(
         Returned::Outcome(Ok(mut outcome)) => {
             outcome.detail = redactor.redact(&outcome.detail);
             for item in &mut outcome.items {
+                item.item = redactor.redact(&item.item);
                 item.detail = redactor.redact(&item.detail);
                 item.failure = item.failure.take().map(redact_failure);
             }
@@ -348,6 +373,10 @@ fn check_output(
     })
 }
 
+/// What one list entry costs in the output limit beyond its text, so that
+/// a million empty entries cannot pass as zero bytes.
+const ENTRY_COST: usize = 64;
+
 fn outcome_size(outcome: &wit::Outcome) -> usize {
     outcome.detail.len()
         + outcome.revert_token.as_ref().map_or(0, String::len)
@@ -355,7 +384,8 @@ fn outcome_size(outcome: &wit::Outcome) -> usize {
             .items
             .iter()
             .map(|item| {
-                item.item.len()
+                ENTRY_COST
+                    + item.item.len()
                     + item.detail.len()
                     + item.failure.as_ref().map_or(0, |f| f.message.len())
             })
@@ -371,7 +401,8 @@ fn info_size(info: &wit::ComponentInfo) -> usize {
             .actions
             .iter()
             .map(|a| {
-                a.id.len()
+                ENTRY_COST * (1 + a.entity_kinds.len() + a.settings.len())
+                    + a.id.len()
                     + a.action_type.len()
                     + a.description.len()
                     + a.settings

@@ -55,7 +55,7 @@ impl Default for Limits {
             log_line_bytes: 4096,
             output_bytes: 256 << 10,
             requests: 64,
-            resources: 2048,
+            resources: 1024,
             header_bytes: 16 << 10,
         }
     }

@@ -20,14 +20,20 @@ pub(crate) struct GuestLog {
 }
 
 impl GuestLog {
+    /// Logs a line the host writes about the guest's behaviour (a refused
+    /// secret, say) when it quotes guest-chosen text: it counts against the
+    /// same cap and is cleaned the same way as the guest's own lines.
+    pub fn note(&mut self, message: &str) {
+        self.write(Level::Info, message);
+    }
+
     fn write(&mut self, level: Level, message: &str) {
         if self.written >= self.max_lines {
             self.dropped += 1;
             return;
         }
         self.written += 1;
-        let mut line = self.redactor.redact(message);
-        truncate(&mut line, self.max_line_bytes);
+        let line = self.clean(message);
 
         let (component, action, task_id) = (&self.component, &self.action, &self.task_id);
         macro_rules! emit {
@@ -51,6 +57,16 @@ impl GuestLog {
         }
     }
 
+    /// Guest text made safe for the log: secrets redacted first (so that a
+    /// cut can never leave half a secret), control characters escaped (so
+    /// that a newline cannot forge a whole, unattributed log line), then cut
+    /// to the line limit.
+    pub fn clean(&self, text: &str) -> String {
+        let mut line = escape_controls(&self.redactor.redact(text));
+        truncate(&mut line, self.max_line_bytes);
+        line
+    }
+
     /// Reports lines dropped over the cap, once, at the end of the call.
     pub fn finish(&self) {
         if self.dropped > 0 {
@@ -65,6 +81,22 @@ impl GuestLog {
             );
         }
     }
+}
+
+/// Replaces control characters with visible escapes (`\n`, `\u{1b}`).
+pub(crate) fn escape_controls(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| match c {
+            '\n' => "\\n".to_string(),
+            '\r' => "\\r".to_string(),
+            '\t' => "\\t".to_string(),
+            c if c.is_control() => c.escape_unicode().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 /// Cuts `text` to at most `max` bytes on a character boundary, marking the
@@ -91,6 +123,15 @@ impl Host for CallState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escapes_control_characters() {
+        assert_eq!(
+            escape_controls("a\nb\rc\td\u{1b}[31m"),
+            "a\\nb\\rc\\td\\u{1b}[31m"
+        );
+        assert_eq!(escape_controls("plain €"), "plain €");
+    }
 
     #[test]
     fn truncates_on_char_boundaries() {

@@ -14,6 +14,7 @@ use hmac::{Hmac, Mac};
 use wasmtime::component::Resource;
 
 use super::bindings::riposte::component::secrets::{HostSecret, SecretError};
+use super::guest_log;
 use super::state::CallState;
 
 /// Shortest secret value that is redacted: shorter ones would mangle
@@ -152,6 +153,9 @@ impl Redactor {
             }
             if let Ok(text) = std::str::from_utf8(&value.secret) {
                 needles.push(text.to_string());
+                // Host names and some providers change case.
+                needles.push(text.to_ascii_lowercase());
+                needles.push(text.to_ascii_uppercase());
             }
             needles.push(hex::encode(&value.secret));
             needles.push(hex::encode_upper(&value.secret));
@@ -201,12 +205,10 @@ impl HostSecret for CallState {
             .then(|| self.secrets.store.get(&name))
             .flatten();
         let Some(value) = value else {
-            tracing::info!(
-                component = %self.log.component,
-                task_id = %self.log.task_id,
-                secret = %name,
-                "secret not granted to this call"
-            );
+            let mut name = name;
+            guest_log::truncate(&mut name, 64);
+            self.log
+                .note(&format!("secret `{name}` is not granted to this call"));
             return Ok(Err(SecretError::NotGranted));
         };
         Ok(Ok(self.table.push(SecretHandle { value })?))

@@ -332,10 +332,10 @@ async fn host_side_resources_are_bounded_per_call() {
             None,
         )
         .await;
-    // The table refuses the 2049th resource by trapping the guest.
+    // The table refuses the 1025th resource by trapping the guest.
     let message = failure_message(report.result);
     assert!(
-        message.contains("exceeded its limit of 2048 host resources"),
+        message.contains("exceeded its limit of 1024 host resources"),
         "{message}"
     );
 }

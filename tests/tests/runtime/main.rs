@@ -6,6 +6,7 @@
 //! fixed table, and the connector refuses any non-loopback destination on
 //! its own, so no test can send a packet off the machine.
 
+mod abuse;
 mod aliyun_waf;
 mod containment;
 mod gate;

@@ -6,31 +6,35 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// Cloud instance metadata services, which hand out credentials to anyone
 /// on the instance who asks: AWS, GCP, Azure and Tencent Cloud use
 /// 169.254.169.254, Alibaba Cloud 100.100.100.200, AWS over IPv6
-/// fd00:ec2::254.
-const METADATA: [IpAddr; 3] = [
+/// fd00:ec2::254, and Azure's WireServer 168.63.129.16 (a public address).
+const METADATA: [IpAddr; 4] = [
     IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254)),
     IpAddr::V4(Ipv4Addr::new(100, 100, 100, 200)),
     IpAddr::V6(Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)),
+    IpAddr::V4(Ipv4Addr::new(168, 63, 129, 16)),
 ];
 
-/// The address a socket really reaches: IPv4-mapped (`::ffff:a.b.c.d`) and
-/// NAT64 (`64:ff9b::a.b.c.d`) IPv6 addresses are judged as their IPv4 part.
+/// The address a socket really reaches: IPv4-mapped (`::ffff:a.b.c.d`),
+/// IPv4-translated (`::ffff:0:a.b.c.d`, RFC 2765) and NAT64 (`64:ff9b::/96`,
+/// RFC 6052, and the local-use `64:ff9b:1::/48`, RFC 8215) IPv6 addresses
+/// are judged as their IPv4 part.
 pub fn effective(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return IpAddr::V4(v4);
-            }
-            let s = v6.segments();
-            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-                let [a, b] = s[6].to_be_bytes();
-                let [c, d] = s[7].to_be_bytes();
-                return IpAddr::V4(Ipv4Addr::new(a, b, c, d));
-            }
-            IpAddr::V6(v6)
-        }
-        v4 => v4,
+    let IpAddr::V6(v6) = ip else {
+        return ip;
+    };
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return IpAddr::V4(v4);
     }
+    let s = v6.segments();
+    let embeds_v4 = s[..6] == [0, 0, 0, 0, 0xffff, 0]
+        || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+        || s[..3] == [0x64, 0xff9b, 1];
+    if embeds_v4 {
+        let [a, b] = s[6].to_be_bytes();
+        let [c, d] = s[7].to_be_bytes();
+        return IpAddr::V4(Ipv4Addr::new(a, b, c, d));
+    }
+    ip
 }
 
 /// Why `ip` is not a public unicast address, or `None` when it is.
@@ -78,6 +82,8 @@ fn v6_reason(ip: Ipv6Addr) -> Option<&'static str> {
         Some("a unique local (`fc00::/7`) address")
     } else if first & 0xffc0 == 0xfe80 {
         Some("a link-local address")
+    } else if first & 0xffc0 == 0xfec0 {
+        Some("a site-local (`fec0::/10`) address")
     } else if ip.is_multicast() {
         Some("a multicast address")
     } else if ip.segments()[..6] == [0; 6] {
@@ -124,6 +130,12 @@ mod tests {
             "fe80::1",
             "ff02::1",
             "2002:7f00:1::",
+            // Found by review: other IPv6 forms embedding IPv4, site-local,
+            // and Azure's WireServer.
+            "64:ff9b:1::a9fe:a9fe",
+            "::ffff:0:a9fe:a9fe",
+            "fec0::1",
+            "168.63.129.16",
         ];
         for text in refused {
             let ip: IpAddr = text.parse().unwrap();

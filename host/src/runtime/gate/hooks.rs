@@ -26,4 +26,16 @@ impl WasiHttpHooks for GateHooks {
     fn is_supported_scheme(&mut self, scheme: &Scheme) -> bool {
         *scheme == Scheme::HTTP || *scheme == Scheme::HTTPS
     }
+
+    // Every outgoing body queues up to (buffer + 1) chunks in host memory
+    // until the gate reads it, outside the guest's memory limit; with
+    // wasi-http's defaults (1 MiB chunks) unsent requests let one call hold
+    // gigabytes. With these, `resources` bodies hold at most 32 KiB each.
+    fn p2_outgoing_body_buffer_chunks(&mut self) -> usize {
+        1
+    }
+
+    fn p2_outgoing_body_chunk_size(&mut self) -> usize {
+        16 * 1024
+    }
 }

@@ -19,6 +19,7 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 
 use super::net::{BoxFuture, Network};
 use super::{EgressPolicy, Host, Origin, Refusal};
+use crate::runtime::guest_log::{escape_controls, truncate};
 use crate::runtime::secrets::Redactor;
 
 /// The gate's view of one call: what it may reach, with what budget, and
@@ -32,8 +33,11 @@ pub(crate) struct GateCall {
     pub response_body_limit: usize,
     pub max_requests: usize,
     pub requests: AtomicUsize,
-    /// Refusal reasons, in order, for the call's report.
+    /// Refusal reasons, in order, for the call's report; at most
+    /// [`KEPT_REFUSALS`] of them, each cut to [`REFUSAL_BYTES`].
     pub refusals: Mutex<Vec<String>>,
+    /// Every refusal, kept or not.
+    pub refused: AtomicUsize,
     pub component: String,
     pub action: String,
     pub task_id: String,
@@ -41,16 +45,29 @@ pub(crate) struct GateCall {
     pub redactor: Redactor,
 }
 
+/// Refusals kept (and logged) per call. A guest can provoke refusals as
+/// fast as it can loop; the first few say what it tried.
+pub(crate) const KEPT_REFUSALS: usize = 32;
+
+/// Longest refusal text kept; the host name in it is the guest's choice.
+const REFUSAL_BYTES: usize = 256;
+
 impl GateCall {
     fn remaining(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())
     }
 
     fn refuse(&self, origin: &str, refusal: Refusal) -> Error {
+        if self.refused.fetch_add(1, Ordering::SeqCst) >= KEPT_REFUSALS {
+            return Error::HttpRequestDenied;
+        }
         // The guest chose the host name and it is quoted in the reason: a
-        // secret smuggled into a name must not reach the log.
-        let origin = self.redactor.redact(origin);
-        let refusal = self.redactor.redact(refusal.reason());
+        // secret smuggled into a name must not reach the log, nor a newline
+        // forge a log line.
+        let mut origin = escape_controls(&self.redactor.redact(origin));
+        truncate(&mut origin, REFUSAL_BYTES);
+        let mut refusal = escape_controls(&self.redactor.redact(refusal.reason()));
+        truncate(&mut refusal, REFUSAL_BYTES);
         tracing::info!(
             component = %self.component,
             action = %self.action,
@@ -94,10 +111,7 @@ pub(crate) async fn send(
         uri.scheme_str().unwrap_or("?"),
         uri.authority().map_or("", |a| a.as_str())
     );
-    let authority = uri.authority().map_or("", |a| a.as_str());
-    let origin = Origin::parse(uri.scheme_str().unwrap_or(""), authority)
-        .map_err(|refusal| call.refuse(&shown, refusal))?;
-
+    // Every attempt counts, even one whose URL is refused below.
     if call.requests.fetch_add(1, Ordering::SeqCst) >= call.max_requests {
         let refusal = Refusal::new(format!(
             "more than {} requests in one call",
@@ -105,6 +119,9 @@ pub(crate) async fn send(
         ));
         return Err(call.refuse(&shown, refusal));
     }
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    let origin = Origin::parse(uri.scheme_str().unwrap_or(""), authority)
+        .map_err(|refusal| call.refuse(&shown, refusal))?;
     call.policy
         .check_origin(&origin)
         .map_err(|refusal| call.refuse(&shown, refusal))?;
