@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use riposte::runtime::gate::Network;
 use riposte::runtime::secrets::SecretStore;
-use riposte::runtime::{Runtime, RuntimeConfig};
+use riposte::runtime::{LoadError, Runtime, RuntimeConfig, kind_name};
 
 const USAGE: &str = "usage:
   riposte demo [EVE_FILE...]
@@ -86,8 +86,7 @@ fn inspect(path: &str) -> ExitCode {
                 Network::system(),
                 SecretStore::new(),
             )?;
-            rt.block_on(runtime.load(bytes))
-                .map_err(anyhow::Error::from)
+            rt.block_on(runtime.load(bytes)).map_err(load_error)
         });
     let component = match result {
         Ok(component) => component,
@@ -105,22 +104,22 @@ fn inspect(path: &str) -> ExitCode {
         component.digest()
     );
     println!("  {}", info.description);
-    println!(
-        "  needs a credential: {}",
-        if info.needs_credential { "yes" } else { "no" }
-    );
+    let needs = if info.needs_credential { "yes" } else { "no" };
+    println!("  needs a credential: {needs}");
     println!("  hosts it asks to call:");
     for host in &info.hosts {
         println!("    {host}");
     }
     println!("  actions:");
     for action in &info.actions {
+        let kinds: Vec<&str> = action.entity_kinds.iter().map(|k| kind_name(*k)).collect();
         println!(
-            "    {} ({}): {}\n      entities {:?}; reversible {}; retryable {}",
-            action.id,
-            action.action_type,
-            action.description,
-            action.entity_kinds,
+            "    {} ({}): {}",
+            action.id, action.action_type, action.description
+        );
+        println!(
+            "      entities: {}; reversible: {}; retryable: {}",
+            kinds.join(", "),
             action.reversible,
             action.retryable
         );
@@ -137,4 +136,18 @@ fn inspect(path: &str) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// A load error, with a hint for the mistake a first-time author makes.
+fn load_error(err: LoadError) -> anyhow::Error {
+    let core_module = matches!(&err, LoadError::Compile(inner)
+        if format!("{inner:#}").contains("parse a wasm module with a component parser"));
+    if core_module {
+        anyhow::anyhow!(
+            "{err}\nhint: this is a core module, not a component; build with \
+             `cargo build --target wasm32-wasip2`"
+        )
+    } else {
+        anyhow::Error::from(err)
+    }
 }
