@@ -1,9 +1,10 @@
 //! The `riposte` command.
 //!
-//! This release has one subcommand, `inspect`, which loads a handling
-//! component in the sandbox and prints what it declares: the check an
-//! operator runs before granting it anything. The daemon (`serve`), the
-//! demo and the admin CLI arrive with the engine and API.
+//! Two subcommands so far: `demo` replays alerts against the provider
+//! simulator through the sandbox, and `inspect` loads a handling component
+//! and prints what it declares, the check an operator runs before granting
+//! it anything. The daemon (`serve`) and the admin CLI arrive with the
+//! engine and API.
 
 use std::process::ExitCode;
 
@@ -41,8 +42,16 @@ fn main() -> ExitCode {
             println!("{USAGE}");
             ExitCode::SUCCESS
         }
-        _ => {
+        [] => {
             eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+        ["inspect"] | ["inspect", _, _, ..] => {
+            eprintln!("error: `inspect` takes exactly one component file\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+        [other, ..] => {
+            eprintln!("error: unknown subcommand `{other}`\n\n{USAGE}");
             ExitCode::from(2)
         }
     }
@@ -56,6 +65,10 @@ fn demo(files: &[&str]) -> ExitCode {
         .map_err(anyhow::Error::from)
         .and_then(|rt| rt.block_on(riposte::demo::run(&files)));
     match result {
+        Ok(summary) if summary.alerts == 0 => {
+            eprintln!("error: no alert records were read; expected Suricata EVE JSON lines");
+            ExitCode::from(1)
+        }
         Ok(summary) if summary.failed.is_empty() && summary.rules_left == 0 => ExitCode::SUCCESS,
         Ok(_) => {
             eprintln!("error: some blocks failed or were not lifted; see above");

@@ -20,6 +20,23 @@ impl HostCredential {
     }
 }
 
+impl From<SecretError> for crate::types::Failure {
+    /// A credential the component may not open: an operator has to grant
+    /// it (or fix the target), so a retry cannot help.
+    fn from(err: SecretError) -> Self {
+        let reason = match err {
+            SecretError::NotGranted => {
+                "the credential is not granted to this component for this \
+                                        target (or does not exist)"
+            }
+            SecretError::Unavailable => "the host could not use the credential",
+        };
+        let mut failure = crate::failure::new(crate::types::FailureKind::PermissionDenied, reason);
+        failure.retryable = false;
+        failure
+    }
+}
+
 impl std::fmt::Debug for HostCredential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HostCredential")

@@ -65,6 +65,9 @@ pub const LOG_SAFETY_DIRECTIVES: &[&str] = &[
     "wasmtime=info",
 ];
 
+/// The budget of `describe` at load time.
+const DESCRIBE_DEADLINE: Duration = Duration::from_secs(5);
+
 /// What an operator granted a component: hosts it may call and secrets it
 /// may open. Empty grants reach nothing.
 #[derive(Debug, Clone, Default)]
@@ -115,6 +118,9 @@ impl LoadedComponent {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoadError {
+    /// The bytes are not WebAssembly at all.
+    #[error("not a WebAssembly binary: {0}")]
+    NotWasm(String),
     /// The bytes are not a valid component for this engine.
     #[error("not a valid WebAssembly component: {0:#}")]
     Compile(wasmtime::Error),
@@ -206,6 +212,14 @@ impl Runtime {
     /// `describe` with no grants. Nothing is registered anywhere: the
     /// caller decides what to do with the result.
     pub async fn load(&self, wasm: Vec<u8>) -> Result<LoadedComponent, LoadError> {
+        if wasm.is_empty() {
+            return Err(LoadError::NotWasm("the file is empty".into()));
+        }
+        if !wasm.starts_with(b"\0asm") {
+            return Err(LoadError::NotWasm(
+                "it does not start with the WebAssembly magic bytes `\\0asm`".into(),
+            ));
+        }
         let digest = hex::encode(Sha256::digest(&wasm));
         let engine = self.engine.clone();
         let component = tokio::task::spawn_blocking(move || Component::new(&engine, &wasm))
@@ -234,8 +248,20 @@ impl Runtime {
             endpoint: None,
             credential: None,
         };
+        // `describe` only builds a record: a short budget, so that a
+        // component that hangs at load is rejected quickly.
+        let limits = Limits {
+            deadline: self.config.limits.deadline.min(DESCRIBE_DEADLINE),
+            ..self.config.limits.clone()
+        };
         let report = self
-            .invoke(&pre, &Grant::default(), &scope, None, Invocation::Describe)
+            .invoke(
+                &pre,
+                &Grant::default(),
+                &scope,
+                Some(&limits),
+                Invocation::Describe,
+            )
             .await;
         let info = match report.result {
             Ok(Returned::Info(info)) => info,

@@ -2,8 +2,9 @@
 //! from a build script, so that `cargo build` and `cargo test` need no
 //! separate step.
 //!
-//! Guests go to `target/guests` (not `OUT_DIR`) so their incremental state
-//! is shared by every crate that asks for them and survives rebuilds.
+//! Guests go to `guests/` under the target directory (not `OUT_DIR`) so
+//! their incremental state is shared by every crate that asks for them and
+//! survives rebuilds.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -17,7 +18,12 @@ use std::process::Command;
 /// way to report.
 pub fn build(packages: &[&str]) -> Vec<PathBuf> {
     let root = workspace_root();
-    let target_dir = root.join("target").join("guests");
+    // A relative CARGO_TARGET_DIR is taken from the workspace root, where
+    // the nested cargo runs.
+    let target_dir = env::var_os("CARGO_TARGET_DIR")
+        .map(|dir| root.join(dir))
+        .unwrap_or_else(|| root.join("target"))
+        .join("guests");
     for watched in ["wit", "sdk/src", "components", "tests/fixtures"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
