@@ -324,7 +324,8 @@ fn check_output(
             FailureKind::Internal,
             false,
             format!(
-                "component `{}` action `{}` returned {size} bytes, over the output limit of {} bytes",
+                "component `{}` action `{}` returned {size} bytes, over the output limit \
+                 of {} bytes",
                 scope.component, scope.action, limits.output_bytes
             ),
         ));

@@ -1,11 +1,13 @@
 //! The runtime: runs handling components in a sandbox.
 //!
 //! It owns one wasmtime [`Engine`] (component model, epoch interruption,
-//! pooling allocator) and the [`Linker`] that gives components exactly the
-//! imports of the `handling-component` world: outgoing HTTP through the
-//! [`gate`], [`secrets`] as opaque handles, a capped and redacted log, and
-//! WASI clocks and random. The WASI context of a call has no preopened
-//! directory, no environment, no arguments, no stdin and no sockets.
+//! pooling allocator) and the [`Linker`] that gives components the imports
+//! of the `handling-component` world: outgoing HTTP through the [`gate`],
+//! [`secrets`] as opaque handles, a capped and redacted log, and WASI clocks
+//! and random. The rest of WASI 0.2 is linked too, because language
+//! runtimes (Rust's std among them) import it, but a call's WASI context
+//! grants nothing through it: no preopened directory, no environment, no
+//! arguments, no stdin and no sockets.
 //!
 //! How a call runs:
 //! 1. a component is compiled once and pre-linked into an `InstancePre`
@@ -126,7 +128,8 @@ pub enum LoadError {
     Compile(wasmtime::Error),
     /// The component imports something the host does not provide.
     #[error(
-        "component cannot be linked (it must target the `riposte:component/handling-component` world): {0:#}"
+        "component cannot be linked (it must target the \
+         `riposte:component/handling-component` world): {0:#}"
     )]
     Link(wasmtime::Error),
     /// `describe` failed or returned something unusable.

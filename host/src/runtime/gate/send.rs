@@ -218,7 +218,12 @@ async fn resolve(call: &GateCall, origin: &Origin) -> Result<Vec<IpAddr>, Error>
                 call.redactor.redact(name),
                 call.redactor.redact(&err.to_string()),
             );
-            tracing::info!(task_id = %call.task_id, host = %host, error = %error, "dns lookup failed");
+            tracing::info!(
+                task_id = %call.task_id,
+                host = %host,
+                error = %error,
+                "dns lookup failed"
+            );
             Err(Error::DnsError {
                 rcode: Some("NXDOMAIN".into()),
                 info_code: None,
