@@ -8,7 +8,9 @@ use std::time::Duration;
 pub struct Limits {
     /// Total linear memory of one instance, summed over all its memories
     /// (a composed component may have several). 64 MiB is ample for
-    /// components that sign and send a few API requests.
+    /// components that sign and send a few API requests. The pooling
+    /// allocator sizes its slots from the runtime's default, so a call can
+    /// be given less than the default but not more.
     pub memory_bytes: usize,
     /// Wall-clock budget of one call, host calls and HTTP included.
     pub deadline: Duration,

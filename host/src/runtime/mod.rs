@@ -22,8 +22,8 @@
 //!    component, the action and the limit; the store is dropped, so a trap
 //!    never poisons a later call.
 //!
-//! It must not touch the store or the engine's scheduling: it runs what it
-//! is asked to and reports what happened.
+//! It must not touch the database or the engine's task scheduling: it runs
+//! what it is asked to and reports what happened, in a [`CallReport`].
 
 mod bindings;
 mod call;
