@@ -59,3 +59,21 @@ impl Credential for HostCredential {
             .map_err(|_| SignError::new("host returned an hmac-sha256 of the wrong length"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Failure, FailureKind};
+
+    #[test]
+    fn a_refused_credential_is_a_permission_failure_that_is_not_retried() {
+        let failure = Failure::from(SecretError::NotGranted);
+        assert_eq!(failure.kind, FailureKind::PermissionDenied);
+        assert!(!failure.retryable);
+        assert!(
+            failure.message.contains("not granted"),
+            "{}",
+            failure.message
+        );
+    }
+}
