@@ -36,11 +36,18 @@ pub enum FailureKind {
 
 impl fmt::Display for FailureKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = serde_json::to_value(self)
-            .ok()
-            .and_then(|value| value.as_str().map(str::to_string))
-            .unwrap_or_default();
-        f.write_str(&text)
+        f.write_str(match self {
+            Self::PermissionDenied => "permission-denied",
+            Self::NotFound => "not-found",
+            Self::QuotaExceeded => "quota-exceeded",
+            Self::CrossAccount => "cross-account",
+            Self::InvalidInput => "invalid-input",
+            Self::Throttled => "throttled",
+            Self::Unreachable => "unreachable",
+            Self::Timeout => "timeout",
+            Self::Conflict => "conflict",
+            Self::Internal => "internal",
+        })
     }
 }
 

@@ -87,6 +87,8 @@ pub struct LoadedComponent {
     pre: HandlingComponentPre<CallState>,
     info: Arc<wit::ComponentInfo>,
     digest: String,
+    /// `name@version`, as logs and failure messages name it.
+    label: String,
 }
 
 impl std::fmt::Debug for LoadedComponent {
@@ -274,6 +276,7 @@ impl Runtime {
         check_info(&info).map_err(LoadError::Describe)?;
         Ok(LoadedComponent {
             pre,
+            label: format!("{}@{}", info.name, info.version),
             info: Arc::new(info),
             digest,
         })
@@ -344,7 +347,7 @@ impl Runtime {
             Invocation::Describe => unreachable!("describe is called by `link`"),
         };
         let scope = CallScope {
-            component: format!("{}@{}", component.info.name, component.info.version),
+            component: component.label.clone(),
             action: request.action.clone(),
             task_id: request.task_id.clone(),
             endpoint: None,

@@ -5,7 +5,7 @@ use std::time::Duration;
 use riposte::runtime::{FailureKind, Grant, Limits, LoadError, TaskFailure};
 use riposte_tests::{Behaviour, LoopbackServer, logs, loopback_runtime, request, secrets};
 
-use crate::{grant, hostile, quick_config};
+use crate::{grant, hostile, quick_config, ungranted};
 
 fn failure<T: std::fmt::Debug>(result: Result<T, TaskFailure>) -> TaskFailure {
     result.expect_err("the call should have failed")
@@ -21,14 +21,7 @@ async fn cpu_loop_is_interrupted_at_the_deadline() {
     let (runtime, _) = loopback_runtime(quick_config(), &[], secrets(&[]));
     let component = hostile(&runtime).await;
 
-    let report = runtime
-        .execute(
-            &component,
-            &Grant::default(),
-            request("Loop", "1.2.3.4", &[]),
-            None,
-        )
-        .await;
+    let report = ungranted(&runtime, &component, "Loop").await;
     let failure = failure(report.result);
     assert_eq!(failure.kind, FailureKind::Timeout);
     assert!(
@@ -50,14 +43,7 @@ async fn sleep_in_a_host_call_is_interrupted_at_the_deadline() {
     let (runtime, _) = loopback_runtime(quick_config(), &[], secrets(&[]));
     let component = hostile(&runtime).await;
 
-    let report = runtime
-        .execute(
-            &component,
-            &Grant::default(),
-            request("Sleep", "1.2.3.4", &[]),
-            None,
-        )
-        .await;
+    let report = ungranted(&runtime, &component, "Sleep").await;
     assert_eq!(failure(report.result).kind, FailureKind::Timeout);
     assert!(report.elapsed < STOPPED_BY_RUNTIME);
 }
@@ -90,14 +76,7 @@ async fn unbounded_allocation_hits_the_memory_limit() {
     let (runtime, _) = loopback_runtime(quick_config(), &[], secrets(&[]));
     let component = hostile(&runtime).await;
 
-    let report = runtime
-        .execute(
-            &component,
-            &Grant::default(),
-            request("Alloc", "1.2.3.4", &[]),
-            None,
-        )
-        .await;
+    let report = ungranted(&runtime, &component, "Alloc").await;
     let failure = failure(report.result);
     assert_eq!(failure.kind, FailureKind::Internal);
     assert!(
@@ -133,14 +112,7 @@ async fn concurrent_allocations_all_fail_alone_and_the_host_goes_on() {
         let message = failure_message(report.result);
         assert!(message.contains("memory limit"), "{message}");
     }
-    let report = runtime
-        .execute(
-            &component,
-            &Grant::default(),
-            request("Noop", "1.2.3.4", &[]),
-            None,
-        )
-        .await;
+    let report = ungranted(&runtime, &component, "Noop").await;
     assert_eq!(report.result.unwrap().detail, "noop for 1.2.3.4");
 }
 
@@ -149,14 +121,7 @@ async fn a_trap_poisons_only_its_own_call() {
     let (runtime, _) = loopback_runtime(quick_config(), &[], secrets(&[]));
     let component = hostile(&runtime).await;
 
-    let report = runtime
-        .execute(
-            &component,
-            &Grant::default(),
-            request("Trap", "1.2.3.4", &[]),
-            None,
-        )
-        .await;
+    let report = ungranted(&runtime, &component, "Trap").await;
     let failure = failure(report.result);
     assert_eq!(failure.kind, FailureKind::Internal);
     assert!(
@@ -183,14 +148,7 @@ async fn a_panic_is_reported_with_its_message() {
     let (runtime, _) = loopback_runtime(quick_config(), &[], secrets(&[]));
     let component = hostile(&runtime).await;
 
-    let report = runtime
-        .execute(
-            &component,
-            &Grant::default(),
-            request("Panic", "1.2.3.4", &[]),
-            None,
-        )
-        .await;
+    let report = ungranted(&runtime, &component, "Panic").await;
     let failure = failure(report.result);
     assert_eq!(failure.kind, FailureKind::Internal);
     assert!(failure.message.contains("panicked"), "{}", failure.message);
@@ -207,26 +165,12 @@ async fn unbounded_recursion_overflows_the_stack_cleanly() {
     let component = hostile(&runtime).await;
 
     // Frames on the wasm stack hit wasmtime's stack limit.
-    let report = runtime
-        .execute(
-            &component,
-            &Grant::default(),
-            request("RecurseWasm", "1.2.3.4", &[]),
-            None,
-        )
-        .await;
+    let report = ungranted(&runtime, &component, "RecurseWasm").await;
     let message = failure_message(report.result);
     assert!(message.contains("overflowed its stack"), "{message}");
 
     // Frames in linear memory (Rust's shadow stack) run off its bottom.
-    let report = runtime
-        .execute(
-            &component,
-            &Grant::default(),
-            request("Recurse", "1.2.3.4", &[]),
-            None,
-        )
-        .await;
+    let report = ungranted(&runtime, &component, "Recurse").await;
     let message = failure_message(report.result);
     assert!(
         message.contains("often a guest stack overflow"),
@@ -239,14 +183,7 @@ async fn oversized_output_is_refused() {
     let (runtime, _) = loopback_runtime(quick_config(), &[], secrets(&[]));
     let component = hostile(&runtime).await;
 
-    let report = runtime
-        .execute(
-            &component,
-            &Grant::default(),
-            request("HugeOutput", "1.2.3.4", &[]),
-            None,
-        )
-        .await;
+    let report = ungranted(&runtime, &component, "HugeOutput").await;
     let failure = failure(report.result);
     assert!(
         failure
@@ -262,14 +199,7 @@ async fn invalid_utf8_output_is_refused() {
     let (runtime, _) = loopback_runtime(quick_config(), &[], secrets(&[]));
     let component = hostile(&runtime).await;
 
-    let report = runtime
-        .execute(
-            &component,
-            &Grant::default(),
-            request("BadUtf8", "1.2.3.4", &[]),
-            None,
-        )
-        .await;
+    let report = ungranted(&runtime, &component, "BadUtf8").await;
     let failure = failure(report.result);
     assert_eq!(failure.kind, FailureKind::Internal);
     assert!(
@@ -306,14 +236,7 @@ async fn megabytes_of_stdout_and_stderr_do_not_fail_the_call() {
     let (runtime, _) = loopback_runtime(quick_config(), &[], secrets(&[]));
     let component = hostile(&runtime).await;
 
-    let report = runtime
-        .execute(
-            &component,
-            &Grant::default(),
-            request("StdioFlood", "1.2.3.4", &[]),
-            None,
-        )
-        .await;
+    let report = ungranted(&runtime, &component, "StdioFlood").await;
     assert_eq!(report.result.unwrap().detail, "printed");
 }
 
@@ -324,14 +247,7 @@ async fn host_side_resources_are_bounded_per_call() {
     let (runtime, _) = loopback_runtime(quick_config(), &[], secrets(&[]));
     let component = hostile(&runtime).await;
 
-    let report = runtime
-        .execute(
-            &component,
-            &Grant::default(),
-            request("HoardHeaders", "1.2.3.4", &[]),
-            None,
-        )
-        .await;
+    let report = ungranted(&runtime, &component, "HoardHeaders").await;
     // The table refuses the 1025th resource by trapping the guest.
     let message = failure_message(report.result);
     assert!(
@@ -368,14 +284,7 @@ async fn requests_the_component_cannot_serve_are_refused_before_calling() {
     let (runtime, _) = loopback_runtime(quick_config(), &[], secrets(&[]));
     let component = hostile(&runtime).await;
 
-    let report = runtime
-        .execute(
-            &component,
-            &Grant::default(),
-            request("Nope", "1.2.3.4", &[]),
-            None,
-        )
-        .await;
+    let report = ungranted(&runtime, &component, "Nope").await;
     let failure = failure(report.result);
     assert_eq!(failure.kind, FailureKind::InvalidInput);
     assert!(

@@ -14,7 +14,7 @@ mod secrets;
 
 use std::sync::OnceLock;
 
-use riposte::runtime::{Grant, LoadedComponent, Runtime, RuntimeConfig};
+use riposte::runtime::{CallReport, Grant, LoadedComponent, Runtime, RuntimeConfig, wit};
 use riposte_tests::{guests, wasm};
 
 /// Loads the hostile fixture once per runtime.
@@ -23,6 +23,19 @@ pub async fn hostile(runtime: &Runtime) -> LoadedComponent {
         .load(wasm(guests::FIXTURE_HOSTILE))
         .await
         .expect("the hostile fixture loads")
+}
+
+/// Runs `action` of `component` on 1.2.3.4 with no grants, no parameters
+/// and the runtime's default limits.
+pub async fn ungranted(
+    runtime: &Runtime,
+    component: &LoadedComponent,
+    action: &str,
+) -> CallReport<wit::Outcome> {
+    let call = riposte_tests::request(action, "1.2.3.4", &[]);
+    runtime
+        .execute(component, &Grant::default(), call, None)
+        .await
 }
 
 /// A grant of exactly these host patterns.
