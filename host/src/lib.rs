@@ -12,6 +12,7 @@
 
 pub mod demo;
 pub mod ingest;
+pub mod model;
 pub mod runtime;
 
 /// Handling components bundled into the binary, built for wasm32-wasip2
