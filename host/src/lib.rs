@@ -14,6 +14,7 @@ pub mod demo;
 pub mod ingest;
 pub mod model;
 pub mod runtime;
+pub mod store;
 
 /// Handling components bundled into the binary, built for wasm32-wasip2
 /// by `build.rs`.

@@ -71,9 +71,7 @@ impl AllowEntry {
             return match theirs {
                 IpOrCidr::Ip(ip) => mine.contains(ip),
                 // A network is covered when it lies inside the entry.
-                IpOrCidr::Cidr(net) => {
-                    mine.contains(net.addr()) && prefix_of(mine) <= net.prefix()
-                }
+                IpOrCidr::Cidr(net) => mine.contains(net.addr()) && prefix_of(mine) <= net.prefix(),
             };
         }
         if self.kind != entity.kind {
@@ -283,7 +281,11 @@ mod tests {
         assert!(!net.covers(&cidr("0.0.0.0/1"), "A", "t", now));
         assert!(!net.covers(&ip("11.0.0.1"), "A", "t", now));
 
-        let wild = entry(EntityKind::Domain, "*.Example.com.", Scope::Action("A".into()));
+        let wild = entry(
+            EntityKind::Domain,
+            "*.Example.com.",
+            Scope::Action("A".into()),
+        );
         let domain = |d| Entity::parse(EntityKind::Domain, d).unwrap();
         assert!(wild.covers(&domain("a.b.example.com"), "A", "t", now));
         assert!(wild.covers(&domain("example.com"), "A", "t", now));

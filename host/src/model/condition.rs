@@ -92,8 +92,16 @@ impl Expr {
             Ok::<_, String>(())
         };
         bind(&mut context, "alert", bindings.alert.unwrap_or(&null))?;
-        bind(&mut context, "entity", bindings.entity.as_ref().unwrap_or(&null))?;
-        bind(&mut context, "steps", bindings.steps.as_ref().unwrap_or(&null))?;
+        bind(
+            &mut context,
+            "entity",
+            bindings.entity.as_ref().unwrap_or(&null),
+        )?;
+        bind(
+            &mut context,
+            "steps",
+            bindings.steps.as_ref().unwrap_or(&null),
+        )?;
         self.program
             .execute(&context)
             .map_err(|err| format!("CEL expression `{}` failed: {err}", self.source))
@@ -183,7 +191,11 @@ mod tests {
         assert_eq!(strings("alert.src_ip"), Ok(vec!["203.0.113.9".into()]));
         assert_eq!(strings("alert.ips"), Ok(vec!["a".into(), "b".into()]));
         assert_eq!(strings("alert.none"), Ok(vec![]));
-        assert!(strings("{'a': 1}").unwrap_err().contains("expected a string"));
+        assert!(
+            strings("{'a': 1}")
+                .unwrap_err()
+                .contains("expected a string")
+        );
     }
 
     #[test]

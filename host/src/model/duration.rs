@@ -143,7 +143,9 @@ mod tests {
 
     #[test]
     fn refuses_zero_negative_and_nonsense() {
-        for bad in ["0", "0s", "-5m", "-1", "", "m", "5x", "1.5h", "h1", "99999d"] {
+        for bad in [
+            "0", "0s", "-5m", "-1", "", "m", "5x", "1.5h", "h1", "99999d",
+        ] {
             let err = Span::parse(bad).unwrap_err();
             assert!(err.contains("expected"), "{bad}: {err}");
         }

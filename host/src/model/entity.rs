@@ -159,7 +159,9 @@ impl Entity {
             _ => value.trim().to_string(),
         };
         if normalized.is_empty() {
-            return Err(format!("an entity of kind `{kind}` needs a non-empty value"));
+            return Err(format!(
+                "an entity of kind `{kind}` needs a non-empty value"
+            ));
         }
         if normalized.len() > MAX_VALUE_LEN || normalized.chars().any(char::is_control) {
             return Err(format!(
@@ -243,7 +245,11 @@ mod tests {
     fn normalizes_each_kind() {
         let cases = [
             (EntityKind::Cidr, "10.0.0.0/8", "cidr:10.0.0.0/8"),
-            (EntityKind::Domain, "Evil.Example.COM.", "domain:evil.example.com"),
+            (
+                EntityKind::Domain,
+                "Evil.Example.COM.",
+                "domain:evil.example.com",
+            ),
             (EntityKind::Ip, "2001:DB8::7", "ip:2001:db8::7"),
             (
                 EntityKind::FileHash,
@@ -251,7 +257,11 @@ mod tests {
                 "file-hash:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
             ),
             (EntityKind::Host, " web-01 ", "host:web-01"),
-            (EntityKind::Url, "https://x.example/a", "url:https://x.example/a"),
+            (
+                EntityKind::Url,
+                "https://x.example/a",
+                "url:https://x.example/a",
+            ),
         ];
         for (kind, raw, key) in cases {
             assert_eq!(Entity::parse(kind, raw).unwrap().key(), key, "{raw}");

@@ -26,6 +26,8 @@ pub use policy::{
     derive_status,
 };
 pub use rule::{RateLimit, RuleSpec, TriggerKind};
-pub use script::{ActionFacts, EntityExtractor, Known, ScriptSpec, ScriptVersion, Step, check_name};
+pub use script::{
+    ActionFacts, EntityExtractor, Known, ScriptSpec, ScriptVersion, Step, check_name,
+};
 pub use task::{Attempt, KEPT_ATTEMPTS, Revert, RevertStatus, Task, TaskStatus};
 pub use time::Time;

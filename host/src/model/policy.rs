@@ -223,8 +223,16 @@ mod tests {
             (&[Ignored, Ignored], false, PolicyStatus::Ignored),
             (&[Failed], false, PolicyStatus::Failed),
             (&[Failed, Ignored], false, PolicyStatus::Failed),
-            (&[Succeeded, Failed], false, PolicyStatus::PartiallySucceeded),
-            (&[PartiallySucceeded], false, PolicyStatus::PartiallySucceeded),
+            (
+                &[Succeeded, Failed],
+                false,
+                PolicyStatus::PartiallySucceeded,
+            ),
+            (
+                &[PartiallySucceeded],
+                false,
+                PolicyStatus::PartiallySucceeded,
+            ),
             (
                 &[PartiallySucceeded, Succeeded],
                 false,

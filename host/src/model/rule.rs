@@ -119,7 +119,11 @@ impl RuleSpec {
             problems.push(format!(
                 "field `script`: no script `{}` is published; published scripts: {}",
                 self.script,
-                if names.is_empty() { "none".into() } else { names.join(", ") }
+                if names.is_empty() {
+                    "none".into()
+                } else {
+                    names.join(", ")
+                }
             ));
         }
         if problems.is_empty() {
@@ -151,12 +155,30 @@ mod tests {
     #[test]
     fn refuses_bad_rules_when_saved() {
         for (text, needle) in [
-            ("name: r\ntrigger: alert\nscript: s\ndedup_window: 0", "positive"),
-            ("name: r\ntrigger: alert\nscript: s\nrate_limit: 0/1m", "positive integer"),
-            ("name: r\ntrigger: alert\nscript: s\nrate_limit: 5", "COUNT/DURATION"),
-            ("name: r\ntrigger: alarm\nscript: s", "unknown variant `alarm`"),
-            ("name: r\ntrigger: alert\nscript: s\ncondition: 'alert.x ==='", "parse"),
-            ("name: r\ntrigger: alert\nscript: s\nenable: false", "unknown field `enable`"),
+            (
+                "name: r\ntrigger: alert\nscript: s\ndedup_window: 0",
+                "positive",
+            ),
+            (
+                "name: r\ntrigger: alert\nscript: s\nrate_limit: 0/1m",
+                "positive integer",
+            ),
+            (
+                "name: r\ntrigger: alert\nscript: s\nrate_limit: 5",
+                "COUNT/DURATION",
+            ),
+            (
+                "name: r\ntrigger: alarm\nscript: s",
+                "unknown variant `alarm`",
+            ),
+            (
+                "name: r\ntrigger: alert\nscript: s\ncondition: 'alert.x ==='",
+                "parse",
+            ),
+            (
+                "name: r\ntrigger: alert\nscript: s\nenable: false",
+                "unknown field `enable`",
+            ),
         ] {
             let err = RuleSpec::from_yaml(text).unwrap_err();
             assert!(err.contains(needle), "{text}: {err}");

@@ -175,7 +175,11 @@ impl ScriptSpec {
                 problems.push(format!(
                     "{at}.action: no installed component implements `{}`; known actions: {}",
                     step.action,
-                    if names.is_empty() { "none".into() } else { names.join(", ") }
+                    if names.is_empty() {
+                        "none".into()
+                    } else {
+                        names.join(", ")
+                    }
                 ));
             }
             Some(facts) => {
@@ -303,7 +307,11 @@ steps:
             ("duration: 1h", "duration: 0s", "positive"),
             ("duration: 1h", "duration: -5m", "negative"),
             ("duration: 1h", "duration: -60", "not positive"),
-            ("trigger: alert.alert.severity <= 2", "trigger: alert.severity <=", "parse"),
+            (
+                "trigger: alert.alert.severity <= 2",
+                "trigger: alert.severity <=",
+                "parse",
+            ),
             ("steps.waf.status", "stepz.waf.status", "`stepz`"),
         ];
         for (from, to, needle) in cases {
@@ -317,13 +325,29 @@ steps:
     #[test]
     fn unknown_actions_targets_and_kinds_are_refused() {
         let cases = [
-            ("action: AliyunWafBlockIP\n    targets: [waf-prod]", "action: Nope\n    targets: [waf-prod]", "steps[0]`.action: no installed component implements `Nope`"),
-            ("targets: [waf-prod]", "targets: [waf-test]", "steps[0]`.targets: `waf-test` names no known target"),
-            ("'provider:aliyun'", "'provider:tencent'", "steps[1]`.targets"),
+            (
+                "action: AliyunWafBlockIP\n    targets: [waf-prod]",
+                "action: Nope\n    targets: [waf-prod]",
+                "steps[0]`.action: no installed component implements `Nope`",
+            ),
+            (
+                "targets: [waf-prod]",
+                "targets: [waf-test]",
+                "steps[0]`.targets: `waf-test` names no known target",
+            ),
+            (
+                "'provider:aliyun'",
+                "'provider:tencent'",
+                "steps[1]`.targets",
+            ),
             ("kind: ip", "kind: domain", "does not accept `domain`"),
             ("id: again", "id: waf", "used by an earlier step"),
             ("id: again", "id: Again-2", "not an identifier"),
-            ("name: block-attacker", "name: Block Attacker", "field `name`"),
+            (
+                "name: block-attacker",
+                "name: Block Attacker",
+                "field `name`",
+            ),
         ];
         for (from, to, needle) in cases {
             let spec = ScriptSpec::from_yaml(&GOOD.replace(from, to)).unwrap();

@@ -69,10 +69,7 @@ impl TaskStatus {
 
     /// Whether the action took effect (fully or partly).
     pub fn took_effect(self) -> bool {
-        matches!(
-            self,
-            TaskStatus::Succeeded | TaskStatus::PartiallySucceeded
-        )
+        matches!(self, TaskStatus::Succeeded | TaskStatus::PartiallySucceeded)
     }
 
     /// Whether the state machine allows `self -> to`.
@@ -228,9 +225,7 @@ impl Task {
             ));
         }
         match self.revert.as_ref().map(|revert| revert.status) {
-            Some(RevertStatus::Unblocked) => {
-                Err(format!("task {} is already unblocked", self.id))
-            }
+            Some(RevertStatus::Unblocked) => Err(format!("task {} is already unblocked", self.id)),
             Some(RevertStatus::Reverting) => {
                 Err(format!("task {} is being unblocked already", self.id))
             }

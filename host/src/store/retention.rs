@@ -1,0 +1,132 @@
+//! Retention: deleting old policies with their tasks, old alerts and old
+//! audit lines, in bounded batches so that a purge never holds the writer
+//! for long.
+//!
+//! A policy is kept, whatever its age, while any of its tasks is not
+//! terminal or has a revert pending (scheduled, running): purging it would
+//! lose a block that must still expire.
+
+use redb::ReadableTable;
+
+use super::StoreError;
+use super::tables::*;
+use super::tx::{Signal, Tx, decode};
+use crate::model::{Policy, RevertStatus, Task, Time};
+
+/// What one purge batch removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub policies: usize,
+    pub tasks: usize,
+    pub alerts: usize,
+    pub audit: usize,
+    /// Whether more old records remain for the next batch.
+    pub more: bool,
+}
+
+impl Tx<'_> {
+    /// Deletes up to `batch` records of each kind created before `cutoff`.
+    pub fn purge(&mut self, cutoff: Time, batch: usize) -> Result<Purged, StoreError> {
+        let mut purged = Purged::default();
+        let candidates: Vec<Policy> = {
+            let table = self.table(POLICIES)?;
+            let mut out = Vec::new();
+            for row in table.iter().map_err(StoreError::storage)?.take(batch) {
+                let policy: Policy = decode(row.map_err(StoreError::storage)?.1.value(), "policy")?;
+                if policy.updated_at >= cutoff {
+                    break;
+                }
+                out.push(policy);
+            }
+            out
+        };
+        purged.more |= candidates.len() == batch;
+        for policy in candidates {
+            let tasks = self.tasks_of(policy.id)?;
+            if tasks.iter().any(still_needed) || !policy.status.is_terminal() {
+                continue;
+            }
+            for task in &tasks {
+                self.delete_task(task)?;
+            }
+            let mut index = self.table(POLICY_INDEX)?;
+            for key in policy_keys(&policy) {
+                index
+                    .remove((key.as_str(), policy.id))
+                    .map_err(StoreError::storage)?;
+            }
+            self.table(POLICIES)?
+                .remove(policy.id)
+                .map_err(StoreError::storage)?;
+            purged.policies += 1;
+            purged.tasks += tasks.len();
+        }
+        for (records, keys) in [(ALERTS, ALERT_KEYS), (INCIDENTS, INCIDENT_KEYS)] {
+            let old: Vec<Signal> = {
+                let table = self.table(records)?;
+                let mut out = Vec::new();
+                for row in table.iter().map_err(StoreError::storage)?.take(batch) {
+                    let signal: Signal =
+                        decode(row.map_err(StoreError::storage)?.1.value(), "alert")?;
+                    if signal.received_at >= cutoff {
+                        break;
+                    }
+                    out.push(signal);
+                }
+                out
+            };
+            purged.more |= old.len() == batch;
+            for signal in old {
+                self.table(keys)?
+                    .remove(signal.key.as_str())
+                    .map_err(StoreError::storage)?;
+                self.table(records)?
+                    .remove(signal.id)
+                    .map_err(StoreError::storage)?;
+                purged.alerts += 1;
+            }
+        }
+        let old_audit: Vec<u64> = {
+            let table = self.table(AUDIT)?;
+            let mut out = Vec::new();
+            for row in table.iter().map_err(StoreError::storage)?.take(batch) {
+                let (id, bytes) = row.map_err(StoreError::storage)?;
+                let entry: super::AuditEntry = decode(bytes.value(), "audit")?;
+                if entry.at >= cutoff {
+                    break;
+                }
+                out.push(id.value());
+            }
+            out
+        };
+        purged.more |= old_audit.len() == batch;
+        for id in old_audit {
+            self.table(AUDIT)?.remove(id).map_err(StoreError::storage)?;
+            purged.audit += 1;
+        }
+        Ok(purged)
+    }
+
+    fn delete_task(&mut self, task: &Task) -> Result<(), StoreError> {
+        let mut index = self.table(TASK_INDEX)?;
+        for key in task_keys(task) {
+            index
+                .remove((key.as_str(), task.id))
+                .map_err(StoreError::storage)?;
+        }
+        self.table(TASKS)?
+            .remove(task.id)
+            .map_err(StoreError::storage)?;
+        Ok(())
+    }
+}
+
+fn still_needed(task: &Task) -> bool {
+    !task.status.is_terminal()
+        || task.revert.as_ref().is_some_and(|revert| {
+            matches!(
+                revert.status,
+                RevertStatus::Scheduled | RevertStatus::Reverting
+            )
+        })
+}
