@@ -11,6 +11,7 @@
 //!   secrets and guest logging.
 
 pub mod demo;
+pub mod engine;
 pub mod ingest;
 pub mod model;
 pub mod runtime;

@@ -70,6 +70,9 @@ pub fn init(db: &Database, path: &Path) -> Result<(), OpenStoreError> {
                 let version = SCHEMA_VERSION.to_string();
                 meta.insert("schema_version", version.as_str())
                     .map_err(|err| init_error(&err))?;
+                let salt = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+                meta.insert("salt", salt.as_str())
+                    .map_err(|err| init_error(&err))?;
             }
         }
     }

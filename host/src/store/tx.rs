@@ -341,6 +341,11 @@ impl<'a> Tx<'a> {
         Ok(version)
     }
 
+    /// One version of a script.
+    pub fn script(&self, name: &str, version: u32) -> Result<Option<ScriptVersion>, StoreError> {
+        load(&self.table(SCRIPTS)?, (name, version), "script")
+    }
+
     fn latest_version(&self, name: &str) -> Result<u32, StoreError> {
         let table = self.table(SCRIPTS)?;
         let mut range = table
@@ -527,6 +532,21 @@ impl Reader {
     /// Ids of policies under an index key, ascending.
     pub fn policy_ids_with(&self, key: &str) -> Result<Vec<u64>, StoreError> {
         index_ids(&self.table(POLICY_INDEX)?, key)
+    }
+
+    /// One version of a script.
+    pub fn script(&self, name: &str, version: u32) -> Result<Option<ScriptVersion>, StoreError> {
+        load(&self.table(SCRIPTS)?, (name, version), "script")
+    }
+
+    /// A store-wide random value, created with the store, that makes
+    /// idempotency keys unique across stores.
+    pub fn salt(&self) -> Result<String, StoreError> {
+        let meta = self.table(META)?;
+        let salt = meta.get("salt").map_err(StoreError::storage)?;
+        Ok(salt
+            .map(|value| value.value().to_string())
+            .unwrap_or_default())
     }
 
     /// Every version of a script, oldest first.

@@ -1,0 +1,577 @@
+//! Running tasks and reverts, the timer loop and retention.
+//!
+//! A run: wait for a provider/target slot and a rate token; claim the task
+//! (`Waiting` -> `Executing`, attempt committed); call the component;
+//! commit the outcome with the retry decision; then let the policy move to
+//! its next step.
+
+use std::time::Duration;
+
+use tracing::{Instrument, info_span};
+
+use super::Engine;
+use crate::model::{Attempt, Policy, Revert, RevertStatus, Task, TaskStatus, Time, derive_status};
+use crate::runtime::{FailureKind, TaskFailure, wit};
+use crate::store::{SignalKind, StoreError, TargetRecord, Tx};
+
+/// Runs one attempt of `task`, if it is still waiting and due.
+pub(super) async fn run_task(engine: Engine, task: u64) {
+    let span = info_span!(
+        "task",
+        task_id = task,
+        action = tracing::field::Empty,
+        component = tracing::field::Empty,
+        target = tracing::field::Empty
+    );
+    let retry = attempt(&engine, task).instrument(span).await;
+    engine.release_slot(task, false);
+    if retry {
+        // The new run waits for `next_attempt_at` itself.
+        engine.dispatch(task, TaskStatus::Waiting);
+    }
+}
+
+/// One attempt; true when the task is waiting for a retry.
+async fn attempt(engine: &Engine, id: u64) -> bool {
+    let inner = engine.inner();
+    let Ok(Some(peek)) = inner.store.read(|r| r.task(id)) else {
+        return false;
+    };
+    if peek.status != TaskStatus::Waiting {
+        return false;
+    }
+    let span = tracing::Span::current();
+    span.record("action", peek.action.as_str());
+    span.record("component", peek.component.as_str());
+    span.record("target", peek.target.as_str());
+    if let Some(at) = peek.next_attempt_at {
+        let wait = at.until(Time::now());
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+    let _permits = inner
+        .limiters
+        .acquire(&peek.provider, &peek.target, &peek.action)
+        .await;
+
+    let claimed = inner.store.write(move |tx| claim(tx, id)).await;
+    let task = match claimed {
+        Ok(Some(task)) => task,
+        Ok(None) => return false,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot record the start of an attempt; not running it");
+            return false;
+        }
+    };
+
+    let planner = engine.planner();
+    let result = match (
+        planner.catalog.action(&task.action),
+        planner.targets.get(&task.target),
+    ) {
+        (None, _) => Err(TaskFailure::new(
+            FailureKind::NotFound,
+            false,
+            format!("no installed component implements `{}`", task.action),
+        )),
+        (_, None) => Err(TaskFailure::new(
+            FailureKind::NotFound,
+            false,
+            format!("target `{}` no longer exists", task.target),
+        )),
+        (Some((installed, _)), Some(target)) => {
+            let request = request_of(&task, target);
+            let report = inner
+                .runtime
+                .execute(
+                    &installed.component,
+                    &installed.grant,
+                    request,
+                    inner.config.call_limits.as_ref(),
+                )
+                .await;
+            report.result
+        }
+    };
+    match &result {
+        Ok(outcome) => tracing::info!(detail = %outcome.detail, "task attempt succeeded"),
+        Err(failure) => tracing::info!(kind = %failure.kind, message = %failure.message,
+            "task attempt failed"),
+    }
+
+    let backoff = inner.config.backoff;
+    let recorded = inner
+        .store
+        .write(move |tx| record(tx, task, result, &backoff))
+        .await;
+    match recorded {
+        Ok(Some(next)) if next.status == TaskStatus::Waiting => return true,
+        Ok(Some(done)) => {
+            if let Err(err) = advance(engine, done.policy_id).await {
+                tracing::error!(error = %err, policy = done.policy_id,
+                    "cannot move the policy to its next step");
+            }
+            if done.expires_at.is_some() {
+                inner.wake.notify_one();
+            }
+        }
+        Ok(None) => {}
+        Err(err) => tracing::error!(error = %err,
+            "cannot record the outcome of an attempt; reconciliation will settle it"),
+    }
+    false
+}
+
+/// `Waiting` -> `Executing` with a new attempt; `None` when the task is no
+/// longer waiting or not yet due.
+fn claim(tx: &mut Tx<'_>, id: u64) -> Result<Option<Task>, StoreError> {
+    let Some(old) = tx.task(id)? else {
+        return Ok(None);
+    };
+    let now = tx.now();
+    if old.status != TaskStatus::Waiting || old.next_attempt_at.is_some_and(|at| at > now) {
+        return Ok(None);
+    }
+    let mut task = old.clone();
+    task.status = TaskStatus::Executing;
+    task.attempt_count += 1;
+    task.next_attempt_at = None;
+    task.push_attempt(Attempt {
+        number: task.attempt_count,
+        started_at: now,
+        ended_at: None,
+        detail: None,
+        failure: None,
+    });
+    task.updated_at = now;
+    tx.put_task(Some(&old), &task)?;
+    refresh_policy(tx, task.policy_id)?;
+    Ok(Some(task))
+}
+
+/// Commits the outcome of an attempt and decides on a retry.
+fn record(
+    tx: &mut Tx<'_>,
+    claimed: Task,
+    result: Result<wit::Outcome, TaskFailure>,
+    backoff: &super::Backoff,
+) -> Result<Option<Task>, StoreError> {
+    let Some(old) = tx.task(claimed.id)? else {
+        return Ok(None);
+    };
+    if old.status != TaskStatus::Executing || old.attempt_count != claimed.attempt_count {
+        return Ok(None);
+    }
+    let now = tx.now();
+    let mut task = old.clone();
+    task.updated_at = now;
+    let attempt = task
+        .attempts
+        .last_mut()
+        .expect("a claimed task has an attempt");
+    attempt.ended_at = Some(now);
+    match result {
+        Ok(outcome) => {
+            attempt.detail = Some(outcome.detail.clone());
+            let partial = outcome.items.iter().any(|item| item.failure.is_some());
+            task.status = if partial {
+                TaskStatus::PartiallySucceeded
+            } else {
+                TaskStatus::Succeeded
+            };
+            task.detail = Some(outcome.detail);
+            task.failure = None;
+            task.revert_token = outcome.revert_token;
+            if let (Some(duration), true, Some(_)) =
+                (task.duration, task.reversible, &task.revert_token)
+            {
+                task.expires_at = Some(now.plus(duration.duration()));
+                task.revert = Some(Revert {
+                    status: RevertStatus::Scheduled,
+                    requested_by: Some("expiry".into()),
+                    requested_at: None,
+                    done_at: None,
+                    attempts: 0,
+                    next_attempt_at: None,
+                    failure: None,
+                });
+            }
+        }
+        Err(failure) => {
+            attempt.failure = Some(failure.clone());
+            let first = task.attempts.first().map_or(now, |a| a.started_at);
+            let delay = backoff.delay(task.attempt_count, failure.retry_after);
+            let in_budget = task.attempt_count < backoff.max_attempts
+                && now.plus(delay) <= first.plus(backoff.max_total);
+            if task.may_repeat() && is_transient(&failure) && in_budget {
+                task.status = TaskStatus::Waiting;
+                task.next_attempt_at = Some(now.plus(delay));
+            } else {
+                task.status = TaskStatus::Failed;
+            }
+            task.failure = Some(failure);
+        }
+    }
+    tx.put_task(Some(&old), &task)?;
+    refresh_policy(tx, task.policy_id)?;
+    Ok(Some(task))
+}
+
+/// Failures worth a retry with backoff: the component says a retry may
+/// help, and the kind is one that passes with time.
+fn is_transient(failure: &TaskFailure) -> bool {
+    failure.retryable
+        && matches!(
+            failure.kind,
+            FailureKind::Throttled | FailureKind::Unreachable | FailureKind::Timeout
+        )
+}
+
+/// Recomputes a policy's status from its tasks and stores it if changed.
+pub(super) fn refresh_policy(tx: &mut Tx<'_>, id: u64) -> Result<Option<Policy>, StoreError> {
+    let Some(old) = tx.policy(id)? else {
+        return Ok(None);
+    };
+    let tasks = tx.tasks_of(id)?;
+    let status = derive_status(&super::plan::statuses(&tasks), old.steps_remain());
+    if status == old.status {
+        return Ok(Some(old));
+    }
+    let mut policy = old.clone();
+    policy.status = status;
+    policy.updated_at = tx.now();
+    tx.put_policy(Some(&old), &policy)?;
+    Ok(Some(policy))
+}
+
+/// Moves a policy to its next step once the current one is finished, and
+/// starts the new step's tasks.
+pub(super) async fn advance(engine: &Engine, policy: u64) -> Result<(), StoreError> {
+    let planner = engine.planner();
+    let salt = engine.inner().salt.clone();
+    let created = engine
+        .inner()
+        .store
+        .write(move |tx| {
+            let Some(old) = tx.policy(policy)? else {
+                return Ok(Vec::new());
+            };
+            if old.status.is_terminal() {
+                return Ok(Vec::new());
+            }
+            let Some(script) = tx.script(&old.script.name, old.script.version)? else {
+                return Ok(Vec::new());
+            };
+            let existing = tx.tasks_of(policy)?;
+            let alert = match old.source.alert {
+                Some(id) => {
+                    let kind = match old.source.kind {
+                        crate::model::SourceKind::IncidentRule => SignalKind::Incident,
+                        _ => SignalKind::Alert,
+                    };
+                    tx.signal(kind, id)?.map(|signal| signal.data)
+                }
+                None => None,
+            };
+            let mut new = old.clone();
+            let created =
+                planner.advance(tx, &script, &mut new, &existing, alert.as_ref(), &salt)?;
+            let mut all = existing;
+            all.extend(created.iter().cloned());
+            new.status = derive_status(&super::plan::statuses(&all), new.steps_remain());
+            if new != old {
+                tx.put_policy(Some(&old), &new)?;
+            }
+            for task in &created {
+                tx.put_task(None, task)?;
+            }
+            Ok(created)
+        })
+        .await?;
+    for task in created {
+        engine.dispatch(task.id, task.status);
+    }
+    Ok(())
+}
+
+/// Runs (or retries) the revert of `task`.
+pub(super) async fn run_revert(engine: Engine, task: u64) {
+    let span = info_span!("revert", task_id = task);
+    revert(&engine, task).instrument(span).await;
+    engine.release_slot(task, true);
+}
+
+async fn revert(engine: &Engine, id: u64) {
+    let inner = engine.inner();
+    let claimed = inner.store.write(move |tx| claim_revert(tx, id)).await;
+    let task = match claimed {
+        Ok(Some(task)) => task,
+        Ok(None) => return,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot record the start of a revert");
+            return;
+        }
+    };
+    let _permits = inner
+        .limiters
+        .acquire(&task.provider, &task.target, &task.action)
+        .await;
+    let planner = engine.planner();
+    let result = match (
+        planner.catalog.action(&task.action),
+        planner.targets.get(&task.target),
+    ) {
+        (Some((installed, _)), Some(target)) => {
+            let token = task.revert_token.clone().unwrap_or_default();
+            inner
+                .runtime
+                .revert(
+                    &installed.component,
+                    &installed.grant,
+                    request_of(&task, target),
+                    token,
+                    inner.config.call_limits.as_ref(),
+                )
+                .await
+                .result
+        }
+        (None, _) => Err(TaskFailure::new(
+            FailureKind::NotFound,
+            false,
+            format!("no installed component implements `{}`", task.action),
+        )),
+        (_, None) => Err(TaskFailure::new(
+            FailureKind::NotFound,
+            false,
+            format!("target `{}` no longer exists", task.target),
+        )),
+    };
+    let backoff = inner.config.revert_backoff;
+    let recorded = inner
+        .store
+        .write(move |tx| record_revert(tx, id, result, &backoff))
+        .await;
+    match recorded {
+        Ok(Some(revert)) if revert.status == RevertStatus::Unblocked => {
+            tracing::info!("unblocked");
+        }
+        Ok(Some(revert)) if revert.status == RevertStatus::RevertFailed => {
+            let failure = revert.failure.map(|f| f.to_string()).unwrap_or_default();
+            tracing::error!(failure = %failure,
+                "revert failed for good; the block stays in place until an operator acts");
+        }
+        Ok(_) => inner.wake.notify_one(),
+        Err(err) => tracing::error!(error = %err, "cannot record the outcome of a revert"),
+    }
+}
+
+/// Marks a due revert as running, with one more attempt.
+fn claim_revert(tx: &mut Tx<'_>, id: u64) -> Result<Option<Task>, StoreError> {
+    let Some(old) = tx.task(id)? else {
+        return Ok(None);
+    };
+    let now = tx.now();
+    let Some(revert) = &old.revert else {
+        return Ok(None);
+    };
+    let due = match revert.status {
+        RevertStatus::Scheduled => old.expires_at.is_some_and(|at| at <= now),
+        RevertStatus::Reverting => revert.next_attempt_at.is_none_or(|at| at <= now),
+        _ => false,
+    };
+    if !due {
+        return Ok(None);
+    }
+    let mut task = old.clone();
+    let revert = task.revert.as_mut().expect("checked above");
+    if revert.status == RevertStatus::Scheduled {
+        revert.requested_at = Some(now);
+    }
+    revert.status = RevertStatus::Reverting;
+    revert.attempts += 1;
+    revert.next_attempt_at = None;
+    task.updated_at = now;
+    tx.put_task(Some(&old), &task)?;
+    Ok(Some(task))
+}
+
+fn record_revert(
+    tx: &mut Tx<'_>,
+    id: u64,
+    result: Result<wit::Outcome, TaskFailure>,
+    backoff: &super::Backoff,
+) -> Result<Option<Revert>, StoreError> {
+    let Some(old) = tx.task(id)? else {
+        return Ok(None);
+    };
+    let now = tx.now();
+    let mut task = old.clone();
+    let Some(revert) = task.revert.as_mut() else {
+        return Ok(None);
+    };
+    match result {
+        Ok(_) => {
+            revert.status = RevertStatus::Unblocked;
+            revert.done_at = Some(now);
+            revert.failure = None;
+        }
+        Err(failure) => {
+            let first = revert.requested_at.unwrap_or(now);
+            let delay = backoff.delay(revert.attempts, failure.retry_after);
+            let in_budget = revert.attempts < backoff.max_attempts
+                && now.plus(delay) <= first.plus(backoff.max_total);
+            if failure.retryable && in_budget {
+                revert.next_attempt_at = Some(now.plus(delay));
+            } else {
+                revert.status = RevertStatus::RevertFailed;
+            }
+            revert.failure = Some(failure);
+        }
+    }
+    let revert = revert.clone();
+    task.updated_at = now;
+    tx.put_task(Some(&old), &task)?;
+    let object = format!("task/{id}");
+    let detail = match revert.status {
+        RevertStatus::Unblocked => "unblocked",
+        RevertStatus::RevertFailed => "revert failed",
+        _ => "revert will be retried",
+    };
+    let actor = revert
+        .requested_by
+        .clone()
+        .unwrap_or_else(|| "expiry".into());
+    tx.audit(&actor, "task.revert", &object, detail)?;
+    Ok(Some(revert))
+}
+
+/// The WIT request for a task on a target.
+fn request_of(task: &Task, target: &TargetRecord) -> wit::ActionRequest {
+    wit::ActionRequest {
+        action: task.action.clone(),
+        task_id: task.id.to_string(),
+        idempotency_key: task.idempotency_key.clone(),
+        attempt: task.attempt_count.max(1),
+        entity: task.entity.to_wit(),
+        target: wit::Target {
+            id: target.id.clone(),
+            provider: target.provider.clone(),
+            account: target.account.clone(),
+            region: target.region.clone(),
+            resource: target.resource.clone(),
+            endpoint: target.endpoint.clone(),
+            credential: target.credential.clone(),
+            settings: target
+                .settings
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect(),
+        },
+        duration_seconds: task.duration.map(|span| span.seconds()),
+        parameters: task
+            .parameters
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect(),
+    }
+}
+
+/// How far ahead the timer loop looks at most; it also wakes when told.
+const TIMER_HORIZON: Duration = Duration::from_secs(1);
+
+/// Starts due tasks and reverts, and sleeps until the next one is due.
+pub(super) async fn timer_loop(engine: Engine) {
+    let mut stop = engine.inner().stop.subscribe();
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let now = Time::now();
+        let due = engine
+            .inner()
+            .store
+            .read(|r| Ok((r.due_tasks(now, 10_000)?, r.due_reverts(now, 10_000)?)));
+        match due {
+            Ok((tasks, reverts)) => {
+                for (_, id) in tasks {
+                    if !engine.is_in_flight(id, false) {
+                        engine.dispatch(id, TaskStatus::Waiting);
+                    }
+                }
+                for (_, id) in reverts {
+                    if !engine.is_in_flight(id, true) {
+                        engine.dispatch_revert(id);
+                    }
+                }
+            }
+            Err(err) => tracing::error!(error = %err, "timer loop cannot read the store"),
+        }
+        let next = engine
+            .inner()
+            .store
+            .read(|r| {
+                let horizon = Time::now().plus(TIMER_HORIZON);
+                let tasks = r.due_tasks(horizon, 10_000)?;
+                let reverts = r.due_reverts(horizon, 10_000)?;
+                Ok(tasks
+                    .into_iter()
+                    .chain(reverts)
+                    .map(|(at, _)| at)
+                    .filter(|at| *at > now)
+                    .min())
+            })
+            .ok()
+            .flatten();
+        let sleep = next.map_or(TIMER_HORIZON, |at| at.until(Time::now()));
+        tokio::select! {
+            () = tokio::time::sleep(sleep.max(Duration::from_millis(1))) => {}
+            () = engine.inner().wake.notified() => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Deletes records older than the retention period, a batch at a time.
+pub(super) async fn retention_loop(engine: Engine) {
+    let mut stop = engine.inner().stop.subscribe();
+    let config = &engine.inner().config;
+    loop {
+        let cutoff = Time::from_millis(
+            Time::now().millis() - i64::try_from(config.retention.seconds() * 1000).unwrap_or(0),
+        );
+        let batch = config.purge_batch;
+        loop {
+            match engine
+                .inner()
+                .store
+                .write(move |tx| tx.purge(cutoff, batch))
+                .await
+            {
+                Ok(purged) => {
+                    if purged.policies + purged.alerts + purged.audit > 0 {
+                        tracing::info!(
+                            policies = purged.policies,
+                            tasks = purged.tasks,
+                            alerts = purged.alerts,
+                            audit = purged.audit,
+                            "retention purge"
+                        );
+                    }
+                    if !purged.more {
+                        break;
+                    }
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "retention purge failed");
+                    break;
+                }
+            }
+            tokio::task::yield_now().await;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(config.purge_every) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
