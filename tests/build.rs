@@ -9,6 +9,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("aliyun-waf", "ALIYUN_WAF"),
     ("fixture-hostile", "FIXTURE_HOSTILE"),
     ("fixture-trivial", "FIXTURE_TRIVIAL"),
+    ("fixture-counter", "FIXTURE_COUNTER"),
 ];
 
 fn main() {

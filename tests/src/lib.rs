@@ -15,6 +15,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// Paths of the guest components, built for wasm32-wasip2 by `build.rs`.
+pub mod endpoint;
+pub mod engine;
+
 pub mod guests {
     include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 }

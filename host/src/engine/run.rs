@@ -10,7 +10,9 @@ use std::time::Duration;
 use tracing::{Instrument, info_span};
 
 use super::Engine;
-use crate::model::{Attempt, Policy, Revert, RevertStatus, Task, TaskStatus, Time, derive_status};
+use crate::model::{
+    Attempt, Policy, Revert, RevertStatus, StepStatus, Task, TaskStatus, Time, derive_status,
+};
 use crate::runtime::{FailureKind, TaskFailure, wit};
 use crate::store::{SignalKind, StoreError, TargetRecord, Tx};
 
@@ -257,7 +259,13 @@ pub(super) async fn advance(engine: &Engine, policy: u64) -> Result<(), StoreErr
             let Some(old) = tx.policy(policy)? else {
                 return Ok(Vec::new());
             };
-            if old.status.is_terminal() {
+            // Even a policy whose tasks are all terminal is looked at: its
+            // last running step is marked done here.
+            if !old
+                .steps
+                .iter()
+                .any(|s| s.status == StepStatus::Running || s.status == StepStatus::Pending)
+            {
                 return Ok(Vec::new());
             }
             let Some(script) = tx.script(&old.script.name, old.script.version)? else {
