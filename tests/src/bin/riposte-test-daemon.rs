@@ -22,6 +22,7 @@ use riposte_tests::engine::{install_block, start_engine_quiet, test_config};
 async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter("warn")
+        .with_ansi(false)
         .with_writer(std::io::stderr)
         .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
