@@ -10,6 +10,7 @@ use std::time::Duration;
 use tracing::{Instrument, info_span};
 
 use super::Engine;
+use super::plan::Planner;
 use crate::model::{
     Attempt, Policy, Revert, RevertStatus, StepStatus, Task, TaskStatus, Time, derive_status,
 };
@@ -103,16 +104,28 @@ async fn attempt(engine: &Engine, id: u64) -> bool {
     }
 
     let backoff = inner.config.backoff;
+    let salt = inner.salt.clone();
     let recorded = inner
         .store
-        .write(move |tx| record(tx, task, result, &backoff))
+        .write(move |tx| {
+            let Some(task) = record(tx, task, result, &backoff)? else {
+                return Ok(None);
+            };
+            // The outcome and the policy's next step commit together.
+            let created = if task.status.is_terminal() {
+                advance_in(tx, &planner, &salt, task.policy_id)?
+            } else {
+                refresh_policy(tx, task.policy_id)?;
+                Vec::new()
+            };
+            Ok(Some((task, created)))
+        })
         .await;
     match recorded {
-        Ok(Some(next)) if next.status == TaskStatus::Waiting => return true,
-        Ok(Some(done)) => {
-            if let Err(err) = advance(engine, done.policy_id).await {
-                tracing::error!(error = %err, policy = done.policy_id,
-                    "cannot move the policy to its next step");
+        Ok(Some((next, _))) if next.status == TaskStatus::Waiting => return true,
+        Ok(Some((done, created))) => {
+            for task in created {
+                engine.dispatch(task.id, task.status);
             }
             if done.expires_at.is_some() {
                 inner.wake.notify_one();
@@ -216,7 +229,6 @@ fn record(
         }
     }
     tx.put_task(Some(&old), &task)?;
-    refresh_policy(tx, task.policy_id)?;
     Ok(Some(task))
 }
 
@@ -255,52 +267,72 @@ pub(super) async fn advance(engine: &Engine, policy: u64) -> Result<(), StoreErr
     let created = engine
         .inner()
         .store
-        .write(move |tx| {
-            let Some(old) = tx.policy(policy)? else {
-                return Ok(Vec::new());
-            };
-            // Even a policy whose tasks are all terminal is looked at: its
-            // last running step is marked done here.
-            if !old
-                .steps
-                .iter()
-                .any(|s| s.status == StepStatus::Running || s.status == StepStatus::Pending)
-            {
-                return Ok(Vec::new());
-            }
-            let Some(script) = tx.script(&old.script.name, old.script.version)? else {
-                return Ok(Vec::new());
-            };
-            let existing = tx.tasks_of(policy)?;
-            let alert = match old.source.alert {
-                Some(id) => {
-                    let kind = match old.source.kind {
-                        crate::model::SourceKind::IncidentRule => SignalKind::Incident,
-                        _ => SignalKind::Alert,
-                    };
-                    tx.signal(kind, id)?.map(|signal| signal.data)
-                }
-                None => None,
-            };
-            let mut new = old.clone();
-            let created =
-                planner.advance(tx, &script, &mut new, &existing, alert.as_ref(), &salt)?;
-            let mut all = existing;
-            all.extend(created.iter().cloned());
-            new.status = derive_status(&super::plan::statuses(&all), new.steps_remain());
-            if new != old {
-                tx.put_policy(Some(&old), &new)?;
-            }
-            for task in &created {
-                tx.put_task(None, task)?;
-            }
-            Ok(created)
-        })
+        .write(move |tx| advance_in(tx, &planner, &salt, policy))
         .await?;
     for task in created {
         engine.dispatch(task.id, task.status);
     }
     Ok(())
+}
+
+/// [`advance`] inside a write: marks a finished running step done,
+/// evaluates the next ones, stores the new tasks and the policy's status.
+fn advance_in(
+    tx: &mut Tx<'_>,
+    planner: &Planner,
+    salt: &str,
+    policy: u64,
+) -> Result<Vec<Task>, StoreError> {
+    let Some(old) = tx.policy(policy)? else {
+        return Ok(Vec::new());
+    };
+    // Even a policy whose tasks are all terminal is looked at: its last
+    // running step is marked done here.
+    let open = |s: &crate::model::StepState| {
+        s.status == StepStatus::Running || s.status == StepStatus::Pending
+    };
+    if !old.steps.iter().any(open) {
+        return refresh_policy(tx, policy).map(|_| Vec::new());
+    }
+    // The planner holds the latest version of each script compiled; an
+    // older version is read (and its CEL compiled) from the store.
+    let cached = planner
+        .scripts
+        .get(&old.script.name)
+        .filter(|script| script.version == old.script.version)
+        .cloned();
+    let script = match cached {
+        Some(script) => script,
+        None => match tx.script(&old.script.name, old.script.version)? {
+            Some(script) => std::sync::Arc::new(script),
+            None => return Ok(Vec::new()),
+        },
+    };
+    let existing = tx.tasks_of(policy)?;
+    // Only a pending step's `when` needs the alert.
+    let pending = old.steps.iter().any(|s| s.status == StepStatus::Pending);
+    let alert = match old.source.alert.filter(|_| pending) {
+        Some(id) => {
+            let kind = match old.source.kind {
+                crate::model::SourceKind::IncidentRule => SignalKind::Incident,
+                _ => SignalKind::Alert,
+            };
+            tx.signal(kind, id)?.map(|signal| signal.data)
+        }
+        None => None,
+    };
+    let mut new = old.clone();
+    let created = planner.advance(tx, &script, &mut new, &existing, alert.as_ref(), salt)?;
+    let mut all = existing;
+    all.extend(created.iter().cloned());
+    new.status = derive_status(&super::plan::statuses(&all), new.steps_remain());
+    if new != old {
+        tx.put_policy(Some(&old), &new)?;
+    }
+    for task in &created {
+        tx.put_task(None, task)?;
+    }
+    Ok(created)
 }
 
 /// Runs (or retries) the revert of `task`.

@@ -56,6 +56,13 @@ impl Runtime {
         invocation: Invocation,
     ) -> CallReport<Returned> {
         let limits = limits.unwrap_or(&self.config.limits);
+        // Wait for a pool slot before the budget starts: a busy host
+        // queues calls rather than failing them.
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
         let started = Instant::now();
         let deadline = started + limits.deadline;
         let (mut store, gate) = self.new_store(grant, scope, limits, deadline);

@@ -71,7 +71,9 @@ pub struct RuntimeConfig {
     /// How often the epoch ticker advances. Bounds how late a CPU-bound
     /// guest notices its deadline.
     pub epoch_tick: Duration,
-    /// Calls that may run at once (sizes the pooling allocator).
+    /// Calls that may run at once; it sizes the pooling allocator, and
+    /// further calls wait for a free slot instead of failing to
+    /// instantiate. The wait does not count against a call's budget.
     pub max_concurrent_calls: u32,
     /// Use the pooling allocator (fast instantiation); falls back to
     /// on-demand allocation when the address space cannot be reserved.

@@ -160,6 +160,9 @@ pub struct Runtime {
     config: RuntimeConfig,
     network: Network,
     secrets: SecretStore,
+    /// One permit per call that may run at once (admission control for
+    /// the instance pool).
+    slots: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -194,12 +197,14 @@ impl Runtime {
             |state| state,
         )?;
         start_epoch_ticker(&engine, config.epoch_tick);
+        let slots = tokio::sync::Semaphore::new(config.max_concurrent_calls.max(1) as usize);
         Ok(Self {
             engine,
             linker,
             config,
             network,
             secrets,
+            slots,
         })
     }
 
