@@ -56,8 +56,8 @@ impl Runtime {
         invocation: Invocation,
     ) -> CallReport<Returned> {
         let limits = limits.unwrap_or(&self.config.limits);
-        // Wait for a pool slot before the budget starts: a busy host
-        // queues calls rather than failing them.
+        // Wait for a call slot before the budget starts: a busy host
+        // queues calls, and never holds more instances than the pool has.
         let _slot = self
             .slots
             .acquire()

@@ -72,8 +72,8 @@ pub struct RuntimeConfig {
     /// guest notices its deadline.
     pub epoch_tick: Duration,
     /// Calls that may run at once; it sizes the pooling allocator, and
-    /// further calls wait for a free slot instead of failing to
-    /// instantiate. The wait does not count against a call's budget.
+    /// further calls wait for a free slot. The wait does not count against
+    /// a call's budget.
     pub max_concurrent_calls: u32,
     /// Use the pooling allocator (fast instantiation); falls back to
     /// on-demand allocation when the address space cannot be reserved.

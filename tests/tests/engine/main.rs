@@ -7,6 +7,7 @@ mod dedup;
 mod guard;
 mod retry;
 mod steps;
+mod triggers;
 mod validation;
 
 use std::time::{Duration, Instant};

@@ -550,3 +550,45 @@ async fn host_header_absolute_targets_and_content_length_tricks_are_refused() {
     }
     assert_eq!(connector.refused(), 0);
 }
+
+/// `max_concurrent_calls` is a promise the engine relies on when it runs
+/// hundreds of tasks at once (issue 3): at most that many calls hold an
+/// instance at a time, the others wait for a slot, and the wait does not
+/// eat into their budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_beyond_the_concurrency_limit_wait_for_a_slot_outside_their_budget() {
+    let config = riposte::runtime::RuntimeConfig {
+        max_concurrent_calls: 2,
+        ..quick_config()
+    };
+    let (runtime, _) = loopback_runtime(config, &[], secrets(&[]));
+    let runtime = Arc::new(runtime);
+    let component = hostile(&runtime).await;
+    // Each `Sleep` holds its instance until its 2 s deadline.
+    let started = Instant::now();
+    let mut calls = Vec::new();
+    for n in 0..4 {
+        let (runtime, component) = (runtime.clone(), component.clone());
+        calls.push(tokio::spawn(async move {
+            let call = request("Sleep", &format!("203.0.113.{n}"), &[]);
+            runtime
+                .execute(&component, &Grant::default(), call, None)
+                .await
+        }));
+    }
+    for call in calls {
+        let report = call.await.unwrap();
+        let failure = report.result.unwrap_err();
+        assert_eq!(failure.kind, FailureKind::Timeout, "{failure}");
+        assert!(
+            report.elapsed < Duration::from_millis(3000),
+            "{:?}",
+            report.elapsed
+        );
+    }
+    let total = started.elapsed();
+    assert!(
+        total >= Duration::from_millis(3900),
+        "four 2 s calls through two slots took {total:?}"
+    );
+}
