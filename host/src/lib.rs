@@ -6,9 +6,17 @@
 //! its CLI; the modules follow the architecture in `DESIGN.md`:
 //!
 //! - [`ingest`]: alert adapters (Suricata EVE so far);
-//! - [`demo`]: the end-to-end demo against the provider simulator;
+//! - [`model`]: the vocabulary (entities, scripts, rules, policies, tasks,
+//!   allowlist) with its state machines and the one parser per value;
+//! - [`store`]: the redb store, its indexes, group commit and retention;
+//! - [`engine`]: rule matching, dedup, policies and tasks, scheduling,
+//!   retries, revert timers and recovery after a crash;
 //! - [`runtime`]: the wasmtime engine, per-call limits, the egress gate,
-//!   secrets and guest logging.
+//!   secrets and guest logging;
+//! - [`demo`]: the end-to-end demo against the provider simulator.
+//!
+//! Data flows one way: ingest -> engine -> runtime -> component, and
+//! results flow back into the store.
 
 pub mod demo;
 pub mod engine;

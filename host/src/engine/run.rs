@@ -198,6 +198,11 @@ fn record(
             task.detail = Some(outcome.detail);
             task.failure = None;
             task.revert_token = outcome.revert_token;
+            if task.duration.is_some() && task.revert_token.is_none() {
+                tracing::warn!(task_id = task.id, action = %task.action,
+                    "the step has a duration but the component returned no revert token; \
+                     nothing will be reverted at expiry");
+            }
             if let (Some(duration), true, Some(_)) =
                 (task.duration, task.reversible, &task.revert_token)
             {

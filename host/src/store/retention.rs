@@ -20,6 +20,8 @@ pub struct Purged {
     pub tasks: usize,
     pub alerts: usize,
     pub audit: usize,
+    /// Closed dedup windows removed.
+    pub dedup: usize,
     /// Whether more old records remain for the next batch.
     pub more: bool,
 }
@@ -104,7 +106,53 @@ impl Tx<'_> {
             self.table(AUDIT)?.remove(id).map_err(StoreError::storage)?;
             purged.audit += 1;
         }
+        purged.dedup = self.purge_dedup(batch * 4)?;
         Ok(purged)
+    }
+
+    /// Removes closed dedup windows, looking at no more than `budget`
+    /// entries per call and continuing where the last call stopped, so the
+    /// table does not grow with every entity ever seen.
+    fn purge_dedup(&mut self, budget: usize) -> Result<usize, StoreError> {
+        let now = self.now().millis();
+        let cursor: String = {
+            let meta = self.table(META)?;
+            let value = meta.get("dedup_cursor").map_err(StoreError::storage)?;
+            value.map(|v| v.value().to_string()).unwrap_or_default()
+        };
+        let (closed, last, scanned) = {
+            let table = self.table(DEDUP)?;
+            let mut closed = Vec::new();
+            let mut last = None;
+            let mut scanned = 0;
+            let range = table
+                .range(cursor.as_str()..)
+                .map_err(StoreError::storage)?;
+            for row in range.take(budget) {
+                let (key, value) = row.map_err(StoreError::storage)?;
+                let key = key.value().to_string();
+                if value.value().1 <= now {
+                    closed.push(key.clone());
+                }
+                last = Some(key);
+                scanned += 1;
+            }
+            (closed, last, scanned)
+        };
+        let mut table = self.table(DEDUP)?;
+        for key in &closed {
+            table.remove(key.as_str()).map_err(StoreError::storage)?;
+        }
+        // Continue after the last key seen, or from the start once the end
+        // of the table was reached.
+        let next = match last {
+            Some(key) if scanned == budget => format!("{key}\u{0}"),
+            _ => String::new(),
+        };
+        self.table(META)?
+            .insert("dedup_cursor", next.as_str())
+            .map_err(StoreError::storage)?;
+        Ok(closed.len())
     }
 
     fn delete_task(&mut self, task: &Task) -> Result<(), StoreError> {

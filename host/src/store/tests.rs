@@ -329,3 +329,40 @@ async fn concurrent_writers_are_grouped_and_all_answered() {
     ids.sort_unstable();
     assert_eq!(ids, (1..=200).collect::<Vec<_>>());
 }
+
+#[test]
+fn closed_dedup_windows_are_purged_a_bounded_slice_at_a_time() {
+    let (_dir, store) = scratch();
+    store
+        .write_blocking(|tx| {
+            for n in 0..10 {
+                let until = if n % 2 == 0 { 1 } else { i64::MAX };
+                tx.set_dedup(
+                    &format!("script|ip:203.0.113.{n}"),
+                    n,
+                    Time::from_millis(until),
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    // Five closed windows; each purge looks at 4 * batch = 4 entries.
+    let mut removed = 0;
+    for _ in 0..3 {
+        removed += store
+            .write_blocking(|tx| tx.purge(Time::from_millis(0), 1))
+            .unwrap()
+            .dedup;
+    }
+    assert_eq!(removed, 5);
+    let open = store
+        .write_blocking(|tx| {
+            let mut open = 0;
+            for n in 0..10 {
+                open += usize::from(tx.dedup(&format!("script|ip:203.0.113.{n}"))?.is_some());
+            }
+            Ok(open)
+        })
+        .unwrap();
+    assert_eq!(open, 5, "open windows are kept");
+}
