@@ -212,6 +212,8 @@ fn task(id: u64, entity: Entity, now: Time) -> Task {
         ignored_reason: None,
         attempts: Vec::new(),
         attempt_count: 1,
+        budget_start: None,
+        budget_attempts: 0,
         next_attempt_at: None,
         failure: None,
         detail: Some("/block".into()),

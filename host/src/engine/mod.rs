@@ -39,8 +39,8 @@ pub use limits::{Backoff, Rate, default_rates};
 pub use plan::{Draft, Planner, Skipped};
 
 use crate::model::{
-    AllowEntry, Entity, Guardrails, Known, RuleSpec, ScriptSpec, ScriptVersion, Source, SourceKind,
-    Span, TriggerKind,
+    AllowEntry, Entity, Guardrails, KEPT_ALERT_IDS, Known, RuleSpec, ScriptSpec, ScriptVersion,
+    Source, SourceKind, Span, TriggerKind,
 };
 use crate::runtime::{Limits, Runtime};
 use crate::store::{Ingested, SignalKind, Store, StoreError, TargetRecord};
@@ -127,6 +127,9 @@ pub(crate) struct Inner {
     runtime: Arc<Runtime>,
     config: EngineConfig,
     planner: RwLock<Arc<Planner>>,
+    /// Held across a reload's read and install, so that two reloads racing
+    /// cannot install an older snapshot over a newer one.
+    reload: Mutex<()>,
     limiters: limits::Limiters,
     /// Per-rule policy rate limits, by rule name: (window start, count).
     rule_windows: Mutex<BTreeMap<String, (Instant, u32)>>,
@@ -177,6 +180,7 @@ impl Engine {
                 runtime,
                 config,
                 planner: RwLock::new(Arc::new(planner)),
+                reload: Mutex::new(()),
                 limiters,
                 rule_windows: Mutex::default(),
                 in_flight: Mutex::default(),
@@ -186,9 +190,11 @@ impl Engine {
             }),
         };
         engine.reload()?;
-        recovery::reconcile(&engine).await?;
+        recovery::settle_interrupted(&engine).await?;
+        // Due timers fire while open policies are being moved on.
         tokio::spawn(run::timer_loop(engine.clone()));
         tokio::spawn(run::retention_loop(engine.clone()));
+        recovery::advance_open_policies(&engine).await;
         Ok(engine)
     }
 
@@ -214,6 +220,7 @@ impl Engine {
     /// Re-reads rules, scripts, targets and the allowlist into a new
     /// planner snapshot.
     fn reload(&self) -> Result<(), EngineError> {
+        let _reloading = self.inner.reload.lock().unwrap_or_else(|e| e.into_inner());
         let (rules, scripts, targets, allowlist) = self.inner.store.read(|r| {
             Ok((
                 r.rules()?,
@@ -393,6 +400,7 @@ impl Engine {
         source: &str,
         data: Value,
     ) -> Result<IngestReport, EngineError> {
+        check_alert(&data).map_err(|err| EngineError::Invalid(vec![err]))?;
         let key = key.unwrap_or_else(|| content_key(&data));
         let planner = self.planner();
         let source_kind = match kind {
@@ -459,10 +467,13 @@ impl Engine {
                     report.tasks += created.len();
                     tasks.extend(created);
                 }
-                if !report.opened.is_empty() || !report.joined.is_empty() {
-                    signal
-                        .policies
-                        .extend(report.opened.iter().chain(&report.joined));
+                let before = signal.policies.len();
+                for id in report.opened.iter().chain(&report.joined) {
+                    if signal.policies.len() < KEPT_ALERT_IDS && !signal.policies.contains(id) {
+                        signal.policies.push(*id);
+                    }
+                }
+                if signal.policies.len() != before {
                     tx.put_signal(&signal)?;
                 }
                 Ok((report, tasks))
@@ -572,6 +583,8 @@ impl Engine {
                 let mut new = old.clone();
                 new.status = crate::model::TaskStatus::Waiting;
                 new.next_attempt_at = None;
+                new.budget_start = None;
+                new.budget_attempts = 0;
                 new.updated_at = tx.now();
                 tx.put_task(Some(&old), &new)?;
                 run::refresh_policy(tx, new.policy_id)?;
@@ -676,6 +689,42 @@ fn store_to_engine(err: StoreError) -> EngineError {
         StoreError::Conflict(why) => EngineError::Conflict(why),
         other => EngineError::Store(other),
     }
+}
+
+/// The deepest nesting of an alert's JSON accepted; the store must read
+/// back whatever it accepted (serde_json stops at 128 levels).
+pub const MAX_ALERT_DEPTH: usize = 64;
+
+/// The largest alert accepted, as compact JSON.
+pub const MAX_ALERT_BYTES: usize = 1 << 20;
+
+/// Refuses alerts the store could not read back or that would bloat it.
+fn check_alert(data: &Value) -> Result<(), String> {
+    let mut deepest = 0;
+    let mut stack = vec![(data, 1usize)];
+    while let Some((value, depth)) = stack.pop() {
+        deepest = deepest.max(depth);
+        if deepest > MAX_ALERT_DEPTH {
+            return Err(format!(
+                "the alert is nested more than {MAX_ALERT_DEPTH} levels deep; \
+                 flatten it before sending"
+            ));
+        }
+        match value {
+            Value::Array(items) => stack.extend(items.iter().map(|v| (v, depth + 1))),
+            Value::Object(fields) => stack.extend(fields.values().map(|v| (v, depth + 1))),
+            _ => {}
+        }
+    }
+    let size = serde_json::to_vec(data)
+        .map(|bytes| bytes.len())
+        .unwrap_or(usize::MAX);
+    if size > MAX_ALERT_BYTES {
+        return Err(format!(
+            "the alert is {size} bytes of JSON; at most {MAX_ALERT_BYTES} are accepted"
+        ));
+    }
+    Ok(())
 }
 
 /// The idempotency key of an alert without one: SHA-256 of its canonical

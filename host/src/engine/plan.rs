@@ -4,7 +4,7 @@
 //! step advancement run inside a store write, so that two alerts (or two
 //! finishing tasks) racing each other see each other's effects.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -16,6 +16,10 @@ use crate::model::{
     TriggerKind, derive_status,
 };
 use crate::store::{StoreError, TargetRecord, Tx};
+
+/// The most entities one alert yields per rule; more are reported and
+/// left alone, so one alert cannot flood the engine.
+pub const MAX_ENTITIES: usize = 256;
 
 /// An immutable snapshot of everything decisions depend on; replaced as a
 /// whole when an operator changes any of it.
@@ -98,8 +102,17 @@ impl Planner {
                     continue;
                 }
             };
-            let mut seen = Vec::new();
+            let mut seen = HashSet::new();
+            if values.len() > MAX_ENTITIES {
+                skipped.push(skip(format!(
+                    "the alert names {} entities; only the first {MAX_ENTITIES} are acted on",
+                    values.len()
+                )));
+            }
             for value in values {
+                if seen.len() >= MAX_ENTITIES {
+                    break;
+                }
                 let entity = match Entity::parse(script.spec.entity.kind, &value) {
                     Ok(entity) => entity,
                     Err(err) => {
@@ -107,10 +120,9 @@ impl Planner {
                         continue;
                     }
                 };
-                if seen.contains(&entity) {
+                if !seen.insert(entity.clone()) {
                     continue;
                 }
-                seen.push(entity.clone());
                 drafts.push(Draft {
                     dedup: Some((
                         format!("{}|{}", script.spec.name, entity.key()),
@@ -202,12 +214,14 @@ impl Planner {
         alert: Option<&Value>,
         salt: &str,
     ) -> Result<Vec<Task>, StoreError> {
+        // Tasks created here count for the following steps' conditions.
+        let mut known: Vec<Task> = existing.to_vec();
         let mut created = Vec::new();
         for index in 0..policy.steps.len() {
             match policy.steps[index].status {
                 StepStatus::Done | StepStatus::Skipped => continue,
                 StepStatus::Running => {
-                    let open = existing
+                    let open = known
                         .iter()
                         .any(|task| task.step == index && !task.status.is_terminal());
                     if open {
@@ -225,7 +239,7 @@ impl Planner {
                     "kind": policy.entity.kind.as_str(),
                     "value": policy.entity.value,
                 })),
-                steps: Some(step_summaries(policy, existing)),
+                steps: Some(step_summaries(policy, &known)),
             };
             match step.when.as_ref().map(|when| when.is_true(&bindings)) {
                 Some(Ok(false)) => {
@@ -247,8 +261,17 @@ impl Planner {
                 policy.steps[index].note = Some("no target matched the step's selectors".into());
                 continue;
             }
+            // A step whose tasks were all ignored (allowlist, guardrail)
+            // is done at once: no task will finish later to move it on.
+            let all_ignored = tasks.iter().all(|task| task.status.is_terminal());
+            known.extend(tasks.iter().cloned());
+            created.extend(tasks);
+            if all_ignored {
+                policy.steps[index].status = StepStatus::Done;
+                policy.steps[index].note = Some("every task of the step was ignored".into());
+                continue;
+            }
             policy.steps[index].status = StepStatus::Running;
-            created = tasks;
             break;
         }
         policy.updated_at = tx.now();
@@ -314,7 +337,7 @@ impl Planner {
                 provider: target.provider.clone(),
                 duration: step.duration,
                 parameters: step.parameters.clone(),
-                idempotency_key: idempotency_key(salt, id),
+                idempotency_key: idempotency_key(salt, id, now),
                 status: if ignored.is_some() {
                     TaskStatus::Ignored
                 } else {
@@ -323,6 +346,8 @@ impl Planner {
                 ignored_reason: ignored,
                 attempts: Vec::new(),
                 attempt_count: 0,
+                budget_start: None,
+                budget_attempts: 0,
                 next_attempt_at: None,
                 failure: None,
                 detail: None,
@@ -342,6 +367,28 @@ impl Planner {
             }
         }
         Ok(tasks)
+    }
+
+    /// Why a queued task must not run any more: the allowlist or the
+    /// guardrails changed since it was created.
+    pub fn recheck(&self, task: &Task, now: Time) -> Option<String> {
+        self.guard(&task.entity, &task.action, &task.target, now)
+    }
+
+    /// The guardrail or allowlist entry that forbids acting on `entity`.
+    fn guard(&self, entity: &Entity, action: &str, target: &str, now: Time) -> Option<String> {
+        if let Err(reason) = self.guardrails.check(entity) {
+            return Some(reason);
+        }
+        self.allowlist
+            .iter()
+            .find(|entry| entry.covers(entity, action, target, now))
+            .map(|entry| {
+                format!(
+                    "allowlisted by entry {} ({} `{}`): {}",
+                    entry.id, entry.kind, entry.value, entry.reason
+                )
+            })
     }
 
     /// Why a task must not run: no component, a kind the action does not
@@ -370,18 +417,7 @@ impl Planner {
                 entity.kind
             ));
         }
-        if let Err(reason) = self.guardrails.check(entity) {
-            return Some(reason);
-        }
-        self.allowlist
-            .iter()
-            .find(|entry| entry.covers(entity, action, target, now))
-            .map(|entry| {
-                format!(
-                    "allowlisted by entry {} ({} `{}`): {}",
-                    entry.id, entry.kind, entry.value, entry.reason
-                )
-            })
+        self.guard(entity, action, target, now)
     }
 }
 
@@ -417,10 +453,12 @@ fn step_summaries(policy: &Policy, tasks: &[Task]) -> Value {
     Value::Object(steps)
 }
 
-/// The key a task passes on every attempt: unique across tasks and stores,
-/// short enough for provider name fields.
-fn idempotency_key(salt: &str, task: u64) -> String {
+/// The key a task passes on every attempt: unique across tasks and stores
+/// (the salt), and across a store restored from a backup that hands out
+/// the same task ids again (the creation time); short enough for provider
+/// name fields.
+fn idempotency_key(salt: &str, task: u64, created: Time) -> String {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(format!("{salt}:{task}"));
+    let digest = Sha256::digest(format!("{salt}:{task}:{}", created.millis()));
     format!("rp{task}-{}", &hex::encode(digest)[..12])
 }

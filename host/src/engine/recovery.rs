@@ -18,7 +18,8 @@ pub const INTERRUPTED: &str = "interrupted: outcome unknown (the daemon stopped 
                                action ran, and the action is irreversible, so it is not run \
                                again)";
 
-pub(super) async fn reconcile(engine: &Engine) -> Result<(), EngineError> {
+/// Settles tasks found `Executing`: back to `Waiting` or `Failed`.
+pub(super) async fn settle_interrupted(engine: &Engine) -> Result<(), EngineError> {
     let store = &engine.inner().store;
     let executing = store.read(|r| r.task_ids_with("status=Executing"))?;
     let (requeued, failed) = store
@@ -59,13 +60,35 @@ pub(super) async fn reconcile(engine: &Engine) -> Result<(), EngineError> {
     if requeued + failed > 0 {
         tracing::warn!(requeued, failed, "reconciled tasks interrupted by a stop");
     }
-    let open = store.read(|r| {
+    Ok(())
+}
+
+/// Moves on the policies whose running step finished while the daemon was
+/// down. A policy that cannot be moved on (an unreadable record) is logged
+/// and left as it is: one bad record must not keep the daemon from
+/// starting.
+pub(super) async fn advance_open_policies(engine: &Engine) {
+    let open = engine.inner().store.read(|r| {
         let mut ids = r.policy_ids_with(&format!("status={}", PolicyStatus::Executing))?;
         ids.extend(r.policy_ids_with(&format!("status={}", PolicyStatus::Waiting))?);
         Ok(ids)
-    })?;
+    });
+    let open = match open {
+        Ok(open) => open,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot list open policies at start");
+            return;
+        }
+    };
+    // Concurrently, so that their writes share commits.
+    let mut runs = tokio::task::JoinSet::new();
     for policy in open {
-        super::run::advance(engine, policy).await?;
+        let engine = engine.clone();
+        runs.spawn(async move {
+            if let Err(err) = super::run::advance(&engine, policy).await {
+                tracing::error!(policy, error = %err, "cannot move a policy on at start");
+            }
+        });
     }
-    Ok(())
+    while runs.join_next().await.is_some() {}
 }

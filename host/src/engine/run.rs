@@ -17,6 +17,24 @@ use crate::model::{
 use crate::runtime::{FailureKind, TaskFailure, wit};
 use crate::store::{SignalKind, StoreError, TargetRecord, Tx};
 
+/// The longest wait between tries to record an outcome (about 25 s of
+/// tries in all); after that the task is left `Executing` for the
+/// reconciliation at the next start.
+const RECORD_RETRY_MAX: Duration = Duration::from_secs(13);
+
+/// Frees a task's in-flight slot when its run ends, even by a panic.
+struct Slot<'a> {
+    engine: &'a Engine,
+    task: u64,
+    revert: bool,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.engine.release_slot(self.task, self.revert);
+    }
+}
+
 /// Runs one attempt of `task`, if it is still waiting and due.
 pub(super) async fn run_task(engine: Engine, task: u64) {
     let span = info_span!(
@@ -26,8 +44,13 @@ pub(super) async fn run_task(engine: Engine, task: u64) {
         component = tracing::field::Empty,
         target = tracing::field::Empty
     );
+    let slot = Slot {
+        engine: &engine,
+        task,
+        revert: false,
+    };
     let retry = attempt(&engine, task).instrument(span).await;
-    engine.release_slot(task, false);
+    drop(slot);
     if retry {
         // The new run waits for `next_attempt_at` itself.
         engine.dispatch(task, TaskStatus::Waiting);
@@ -58,10 +81,21 @@ async fn attempt(engine: &Engine, id: u64) -> bool {
         .acquire(&peek.provider, &peek.target, &peek.action)
         .await;
 
-    let claimed = inner.store.write(move |tx| claim(tx, id)).await;
+    let planner = engine.planner();
+    let salt = inner.salt.clone();
+    let claimed = inner
+        .store
+        .write(move |tx| claim(tx, id, &planner, &salt))
+        .await;
     let task = match claimed {
-        Ok(Some(task)) => task,
-        Ok(None) => return false,
+        Ok(Claim::Run(task)) => task,
+        Ok(Claim::Ignored(created)) => {
+            for task in created {
+                engine.dispatch(task.id, task.status);
+            }
+            return false;
+        }
+        Ok(Claim::NotDue) => return false,
         Err(err) => {
             tracing::error!(error = %err, "cannot record the start of an attempt; not running it");
             return false;
@@ -105,30 +139,46 @@ async fn attempt(engine: &Engine, id: u64) -> bool {
 
     let backoff = inner.config.backoff;
     let salt = inner.salt.clone();
-    let recorded = inner
-        .store
-        .write(move |tx| {
-            let Some(task) = record(tx, task, result, &backoff)? else {
-                return Ok(None);
-            };
-            // The outcome and the policy's next step commit together.
-            let created = if task.status.is_terminal() {
-                advance_in(tx, &planner, &salt, task.policy_id)?
-            } else {
-                refresh_policy(tx, task.policy_id)?;
-                Vec::new()
-            };
-            Ok(Some((task, created)))
-        })
-        .await;
+    let planner = engine.planner();
+    // The action ran: its outcome must be recorded, or a block would have
+    // no expiry and an irreversible action no record. Keep trying.
+    let mut wait = Duration::from_millis(50);
+    let recorded = loop {
+        let (task, result, planner, salt) =
+            (task.clone(), result.clone(), planner.clone(), salt.clone());
+        let written = inner
+            .store
+            .write(move |tx| {
+                let Some(task) = record(tx, task, result, &backoff)? else {
+                    return Ok(None);
+                };
+                // The outcome and the policy's next step commit together.
+                let created = if task.status.is_terminal() {
+                    advance_in(tx, &planner, &salt, task.policy_id)?
+                } else {
+                    refresh_policy(tx, task.policy_id)?;
+                    Vec::new()
+                };
+                Ok(Some((task, created)))
+            })
+            .await;
+        match written {
+            Err(StoreError::Storage(err)) if wait <= RECORD_RETRY_MAX => {
+                tracing::error!(error = %err, retry_in = ?wait,
+                    "cannot record the outcome of an attempt; retrying");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            other => break other,
+        }
+    };
     match recorded {
         Ok(Some((next, _))) if next.status == TaskStatus::Waiting => return true,
-        Ok(Some((done, created))) => {
+        // A new expiry needs no wake-up: it is at least a second away (the
+        // shortest duration), and the timer loop looks a second ahead.
+        Ok(Some((_, created))) => {
             for task in created {
                 engine.dispatch(task.id, task.status);
-            }
-            if done.expires_at.is_some() {
-                inner.wake.notify_one();
             }
         }
         Ok(None) => {}
@@ -138,19 +188,42 @@ async fn attempt(engine: &Engine, id: u64) -> bool {
     false
 }
 
-/// `Waiting` -> `Executing` with a new attempt; `None` when the task is no
-/// longer waiting or not yet due.
-fn claim(tx: &mut Tx<'_>, id: u64) -> Result<Option<Task>, StoreError> {
+/// What claiming a task did.
+enum Claim {
+    /// The task is `Executing`, its attempt committed: call the component.
+    Run(Task),
+    /// The allowlist or guardrails now forbid it: it ended `Ignored`, and
+    /// these tasks of the policy's next step were created.
+    Ignored(Vec<Task>),
+    /// It is no longer waiting, or not yet due.
+    NotDue,
+}
+
+/// `Waiting` -> `Executing` with a new attempt, after checking the
+/// allowlist and guardrails again (they may have changed while the task
+/// waited in the queue or for a retry).
+fn claim(tx: &mut Tx<'_>, id: u64, planner: &Planner, salt: &str) -> Result<Claim, StoreError> {
     let Some(old) = tx.task(id)? else {
-        return Ok(None);
+        return Ok(Claim::NotDue);
     };
     let now = tx.now();
     if old.status != TaskStatus::Waiting || old.next_attempt_at.is_some_and(|at| at > now) {
-        return Ok(None);
+        return Ok(Claim::NotDue);
+    }
+    if let Some(reason) = planner.recheck(&old, now) {
+        let mut task = old.clone();
+        task.status = TaskStatus::Ignored;
+        task.ignored_reason = Some(reason);
+        task.next_attempt_at = None;
+        task.updated_at = now;
+        tx.put_task(Some(&old), &task)?;
+        return advance_in(tx, planner, salt, task.policy_id).map(Claim::Ignored);
     }
     let mut task = old.clone();
     task.status = TaskStatus::Executing;
     task.attempt_count += 1;
+    task.budget_attempts += 1;
+    task.budget_start.get_or_insert(now);
     task.next_attempt_at = None;
     task.push_attempt(Attempt {
         number: task.attempt_count,
@@ -162,7 +235,7 @@ fn claim(tx: &mut Tx<'_>, id: u64) -> Result<Option<Task>, StoreError> {
     task.updated_at = now;
     tx.put_task(Some(&old), &task)?;
     refresh_policy(tx, task.policy_id)?;
-    Ok(Some(task))
+    Ok(Claim::Run(task))
 }
 
 /// Commits the outcome of an attempt and decides on a retry.
@@ -220,9 +293,9 @@ fn record(
         }
         Err(failure) => {
             attempt.failure = Some(failure.clone());
-            let first = task.attempts.first().map_or(now, |a| a.started_at);
-            let delay = backoff.delay(task.attempt_count, failure.retry_after);
-            let in_budget = task.attempt_count < backoff.max_attempts
+            let first = task.budget_start.unwrap_or(now);
+            let delay = backoff.delay(task.budget_attempts, failure.retry_after);
+            let in_budget = task.budget_attempts < backoff.max_attempts
                 && now.plus(delay) <= first.plus(backoff.max_total);
             if task.may_repeat() && is_transient(&failure) && in_budget {
                 task.status = TaskStatus::Waiting;
@@ -343,8 +416,12 @@ fn advance_in(
 /// Runs (or retries) the revert of `task`.
 pub(super) async fn run_revert(engine: Engine, task: u64) {
     let span = info_span!("revert", task_id = task);
+    let _slot = Slot {
+        engine: &engine,
+        task,
+        revert: true,
+    };
     revert(&engine, task).instrument(span).await;
-    engine.release_slot(task, true);
 }
 
 async fn revert(engine: &Engine, id: u64) {
@@ -393,10 +470,23 @@ async fn revert(engine: &Engine, id: u64) {
         )),
     };
     let backoff = inner.config.revert_backoff;
-    let recorded = inner
-        .store
-        .write(move |tx| record_revert(tx, id, result, &backoff))
-        .await;
+    let mut wait = Duration::from_millis(50);
+    let recorded = loop {
+        let result = result.clone();
+        let written = inner
+            .store
+            .write(move |tx| record_revert(tx, id, result, &backoff))
+            .await;
+        match written {
+            Err(StoreError::Storage(err)) if wait <= RECORD_RETRY_MAX => {
+                tracing::error!(error = %err, retry_in = ?wait,
+                    "cannot record the outcome of a revert; retrying");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            other => break other,
+        }
+    };
     match recorded {
         Ok(Some(revert)) if revert.status == RevertStatus::Unblocked => {
             tracing::info!("unblocked");
@@ -555,20 +645,10 @@ pub(super) async fn timer_loop(engine: Engine) {
         let next = engine
             .inner()
             .store
-            .read(|r| {
-                let horizon = Time::now().plus(TIMER_HORIZON);
-                let tasks = r.due_tasks(horizon, 10_000)?;
-                let reverts = r.due_reverts(horizon, 10_000)?;
-                Ok(tasks
-                    .into_iter()
-                    .chain(reverts)
-                    .map(|(at, _)| at)
-                    .filter(|at| *at > now)
-                    .min())
-            })
+            .read(|r| r.next_due_after(now))
             .ok()
             .flatten();
-        let sleep = next.map_or(TIMER_HORIZON, |at| at.until(Time::now()));
+        let sleep = next.map_or(TIMER_HORIZON, |at| at.until(Time::now()).min(TIMER_HORIZON));
         tokio::select! {
             () = tokio::time::sleep(sleep.max(Duration::from_millis(1))) => {}
             () = engine.inner().wake.notified() => {}

@@ -68,11 +68,10 @@ impl AllowEntry {
 
     fn matches(&self, entity: &Entity) -> bool {
         if let (Some(mine), Some(theirs)) = (self.ip_or_cidr(), entity.ip_or_cidr()) {
-            return match theirs {
-                IpOrCidr::Ip(ip) => mine.contains(ip),
-                // A network is covered when it lies inside the entry.
-                IpOrCidr::Cidr(net) => mine.contains(net.addr()) && prefix_of(mine) <= net.prefix(),
-            };
+            // A network that holds any allowlisted address is covered too:
+            // blocking `203.0.113.0/24` would block allowlisted
+            // `203.0.113.5`.
+            return overlaps(mine, theirs);
         }
         if self.kind != entity.kind {
             return false;
@@ -92,23 +91,48 @@ impl AllowEntry {
     }
 }
 
-fn prefix_of(value: IpOrCidr) -> u8 {
-    match value {
-        IpOrCidr::Ip(IpAddr::V4(_)) => 32,
-        IpOrCidr::Ip(IpAddr::V6(_)) => 128,
-        IpOrCidr::Cidr(cidr) => cidr.prefix(),
-    }
-}
-
 /// Entities no script may act on, whatever the allowlist says.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Guardrails {
     /// Networks an operator configured as protected (office ranges, the
     /// provider's own service ranges, ...).
     pub protected: Vec<IpOrCidr>,
     /// The daemon host's own addresses.
     pub own: Vec<IpAddr>,
+    /// The widest IPv4 network a task may act on: `/8` by default, so a
+    /// typo such as `128.0.0.0/1` never blocks half of the internet.
+    pub min_prefix_v4: u8,
+    /// The widest IPv6 network: `/32` by default.
+    pub min_prefix_v6: u8,
 }
+
+impl Default for Guardrails {
+    fn default() -> Self {
+        Self {
+            protected: Vec::new(),
+            own: Vec::new(),
+            min_prefix_v4: 8,
+            min_prefix_v6: 32,
+        }
+    }
+}
+
+/// Ranges no task may touch, with what they are. A network is refused
+/// when it overlaps any of them, not only when it starts inside one.
+///
+/// IPv4-mapped IPv6 needs no entry: entities are normalized, so
+/// `::ffff:127.0.0.1` arrives as `127.0.0.1` and `::ffff:0:0/96` as
+/// `0.0.0.0/0`.
+const SPECIAL: [(&str, &str); 8] = [
+    ("0.0.0.0/8", "unspecified (\"this network\")"),
+    ("127.0.0.0/8", "loopback"),
+    ("169.254.0.0/16", "link-local"),
+    ("255.255.255.255/32", "broadcast"),
+    ("::/128", "unspecified"),
+    ("::1/128", "loopback"),
+    ("fe80::/10", "link-local"),
+    ("ff00::/8", "multicast"),
+];
 
 impl Guardrails {
     /// Guardrails with the host's own addresses read from the system
@@ -117,6 +141,7 @@ impl Guardrails {
         Self {
             protected,
             own: local_addresses(),
+            ..Self::default()
         }
     }
 
@@ -126,19 +151,29 @@ impl Guardrails {
             return Ok(());
         };
         let refuse = |why: String| Err(format!("guardrail: `{}` {why}", entity.value));
-        match value {
-            IpOrCidr::Cidr(cidr) if cidr.prefix() == 0 => {
+        if let IpOrCidr::Cidr(cidr) = value {
+            let min = if cidr.addr().is_ipv4() {
+                self.min_prefix_v4
+            } else {
+                self.min_prefix_v6
+            };
+            if cidr.prefix() == 0 {
                 return refuse("is every address; blocking it would cut off everything".into());
             }
-            IpOrCidr::Ip(ip) => {
-                if let Some(why) = special(ip) {
-                    return refuse(format!("is a {why} address"));
-                }
+            if cidr.prefix() < min {
+                return refuse(format!(
+                    "is wider than the widest network allowed (`/{min}`); \
+                     split it or change the guardrail"
+                ));
             }
-            IpOrCidr::Cidr(cidr) => {
-                if let Some(why) = special(cidr.addr()) {
-                    return refuse(format!("contains {why} addresses"));
-                }
+        }
+        for (range, what) in SPECIAL {
+            let range = IpOrCidr::parse(range).expect("the special ranges parse");
+            if overlaps(range, value) {
+                return match value {
+                    IpOrCidr::Ip(_) => refuse(format!("is a {what} address")),
+                    IpOrCidr::Cidr(_) => refuse(format!("contains {what} addresses")),
+                };
             }
         }
         if let Some(own) = self.own.iter().find(|ip| value.contains(**ip)) {
@@ -151,21 +186,8 @@ impl Guardrails {
     }
 }
 
-/// Loopback, link-local and unspecified addresses (and for networks, the
-/// network address being one of them means the network holds them).
-fn special(ip: IpAddr) -> Option<&'static str> {
-    match ip.to_canonical() {
-        IpAddr::V4(v4) if v4.is_loopback() => Some("loopback"),
-        IpAddr::V4(v4) if v4.is_link_local() => Some("link-local"),
-        IpAddr::V4(v4) if v4.is_unspecified() => Some("unspecified"),
-        IpAddr::V4(v4) if v4.is_broadcast() => Some("broadcast"),
-        IpAddr::V6(v6) if v6.is_loopback() => Some("loopback"),
-        IpAddr::V6(v6) if v6.is_unicast_link_local() => Some("link-local"),
-        IpAddr::V6(v6) if v6.is_unspecified() => Some("unspecified"),
-        _ => None,
-    }
-}
-
+/// Whether two addresses or networks share any address. Two networks
+/// overlap exactly when one contains the other's first address.
 fn overlaps(a: IpOrCidr, b: IpOrCidr) -> bool {
     let first = |value: IpOrCidr| match value {
         IpOrCidr::Ip(ip) => ip,
@@ -233,6 +255,7 @@ mod tests {
         let rails = Guardrails {
             protected: vec![parse_protected("198.18.0.0/15").unwrap()],
             own: vec!["192.0.2.10".parse().unwrap()],
+            ..Guardrails::default()
         };
         for (entity, needle) in [
             (cidr("0.0.0.0/0"), "every address"),
@@ -247,6 +270,16 @@ mod tests {
             (cidr("192.0.2.0/24"), "this host"),
             (ip("198.19.0.1"), "protected range"),
             (cidr("198.0.0.0/8"), "protected range"),
+            // Networks that merely contain a special range, and networks
+            // too wide to be anything but a mistake (found by the
+            // adversarial review of issue 3).
+            (cidr("169.0.0.0/8"), "link-local"),
+            (cidr("255.255.255.254/31"), "broadcast"),
+            (cidr("64.0.0.0/2"), "wider than"),
+            (cidr("128.0.0.0/1"), "wider than"),
+            (cidr("fe00::/7"), "wider than"),
+            (cidr("fe80::/64"), "link-local"),
+            (cidr("ff02::/64"), "multicast"),
         ] {
             let err = rails.check(&entity).unwrap_err();
             assert!(err.contains(needle), "{entity}: {err}");
@@ -256,6 +289,23 @@ mod tests {
         }
         let domain = Entity::parse(EntityKind::Domain, "example.com").unwrap();
         assert_eq!(rails.check(&domain), Ok(()));
+
+        // Without the width limit, overlap alone still refuses.
+        let open = Guardrails {
+            min_prefix_v4: 0,
+            min_prefix_v6: 0,
+            ..Guardrails::default()
+        };
+        for (entity, needle) in [
+            (cidr("126.0.0.0/7"), "loopback"),
+            (cidr("168.0.0.0/6"), "link-local"),
+            (cidr("fe00::/7"), "link-local"),
+            (cidr("::/8"), "unspecified"),
+        ] {
+            let err = open.check(&entity).unwrap_err();
+            assert!(err.contains(needle), "{entity}: {err}");
+        }
+        assert_eq!(open.check(&cidr("192.0.0.0/3")), Ok(()));
     }
 
     fn entry(kind: EntityKind, value: &str, scope: Scope) -> AllowEntry {
@@ -278,7 +328,11 @@ mod tests {
         assert!(net.covers(&ip("10.1.2.3"), "A", "t", now));
         assert!(net.covers(&ip("::ffff:10.1.2.3"), "A", "t", now));
         assert!(net.covers(&cidr("10.1.0.0/16"), "A", "t", now));
-        assert!(!net.covers(&cidr("0.0.0.0/1"), "A", "t", now));
+        // A wider network holds allowlisted addresses: covered as well.
+        assert!(net.covers(&cidr("10.0.0.0/7"), "A", "t", now));
+        let one = entry(EntityKind::Ip, "203.0.113.5", Scope::Global);
+        assert!(one.covers(&cidr("203.0.113.0/24"), "A", "t", now));
+        assert!(!one.covers(&cidr("203.0.114.0/24"), "A", "t", now));
         assert!(!net.covers(&ip("11.0.0.1"), "A", "t", now));
 
         let wild = entry(

@@ -112,8 +112,9 @@ impl Expr {
         match self.evaluate(bindings)? {
             Value::Bool(value) => Ok(value),
             other => Err(format!(
-                "CEL condition `{}` gave {other:?}, not a boolean",
-                self.source
+                "CEL condition `{}` gave {}, not a boolean",
+                self.source,
+                brief(&other)
             )),
         }
     }
@@ -128,8 +129,9 @@ impl Expr {
             Value::UInt(number) => Ok(Some(number.to_string())),
             Value::Null => Ok(None),
             other => Err(format!(
-                "CEL expression `{}` gave {other:?}; expected a string or a list of strings",
-                self.source
+                "CEL expression `{}` gave {}; expected a string or a list of strings",
+                self.source,
+                brief(other)
             )),
         };
         match &value {
@@ -139,6 +141,17 @@ impl Expr {
                 .collect(),
             other => Ok(one(other)?.into_iter().collect()),
         }
+    }
+}
+
+/// A value as a short text for messages: alert content can be large, and
+/// messages end up in logs and task records.
+fn brief(value: &Value) -> String {
+    const MAX: usize = 80;
+    let text = format!("{value:?}");
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text,
     }
 }
 

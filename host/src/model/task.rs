@@ -177,6 +177,12 @@ pub struct Task {
     /// Attempts made so far, including any no longer kept in `attempts`.
     #[serde(default)]
     pub attempt_count: u32,
+    /// The retry budget in use: when its first attempt started and how
+    /// many attempts it has had. A manual retry starts a new budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_start: Option<Time>,
+    #[serde(default)]
+    pub budget_attempts: u32,
     /// When the next attempt may start, while `Waiting` after a failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<Time>,

@@ -101,7 +101,7 @@ fn parse_rfc3339(value: &str) -> Option<Time> {
     if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
         return None;
     }
-    if second > 60 {
+    if second > 60 || day > days_in_month(year, month) {
         return None;
     }
     let mut rest = &value[19..];
@@ -124,15 +124,30 @@ fn parse_rfc3339(value: &str) -> Option<Time> {
                 _ => return None,
             };
             let (hours, minutes) = rest[1..].split_once(':')?;
-            if hours.len() != 2 || minutes.len() != 2 {
+            let two_digits = |text: &str| {
+                (text.len() == 2 && text.bytes().all(|b| b.is_ascii_digit()))
+                    .then(|| text.parse::<i64>().ok())
+                    .flatten()
+            };
+            let (hours, minutes) = (two_digits(hours)?, two_digits(minutes)?);
+            if hours > 23 || minutes > 59 {
                 return None;
             }
-            sign * (hours.parse::<i64>().ok()? * 60 + minutes.parse::<i64>().ok()?)
+            sign * (hours * 60 + minutes)
         }
     };
     let days = days_from_civil(year, month, day);
     let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
     Some(Time(seconds * 1000 + millis))
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 /// Days since the epoch of a proleptic Gregorian date (Howard Hinnant's
@@ -209,6 +224,10 @@ mod tests {
             "2026-12-04T25:40:17Z",
             "2026-12-04T18:40:17.Z",
             "2026-12-04T18:40:17+0800",
+            "2026-02-31T00:00:00Z",
+            "2026-02-29T00:00:00Z",
+            "2026-12-04T18:40:17+-1:00",
+            "2026-12-04T18:40:17+99:99",
             "yesterday",
         ] {
             let err = Time::parse(bad).unwrap_err();

@@ -99,8 +99,9 @@ impl StoreError {
 
 type Finish = Box<dyn FnOnce(Option<&StoreError>) + Send>;
 /// An operation: run on the transaction (or told why there is none), it
-/// returns what to do once the commit is known.
-type Job = Box<dyn FnOnce(Result<&mut Tx<'_>, &StoreError>) -> Finish + Send>;
+/// returns what to do once the commit is known, and the storage error it
+/// met, if any, which rolls back the whole transaction.
+type Job = Box<dyn FnOnce(Result<&mut Tx<'_>, &StoreError>) -> (Finish, Option<StoreError>) + Send>;
 
 /// A handle on the store; clones share the database and writer thread.
 /// When the last clone is dropped, the writer finishes what was queued
@@ -112,6 +113,7 @@ pub struct Store {
 
 struct Shared {
     db: Arc<Database>,
+    commits: Arc<std::sync::atomic::AtomicU64>,
     jobs: Option<mpsc::Sender<Job>>,
     writer: Option<thread::JoinHandle<()>>,
     path: PathBuf,
@@ -152,9 +154,11 @@ impl Store {
         let db = Arc::new(db);
         let (jobs, queue) = mpsc::channel::<Job>();
         let writer_db = db.clone();
+        let commits = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = commits.clone();
         let writer = thread::Builder::new()
             .name("riposte-store-writer".into())
-            .spawn(move || writer(&writer_db, &queue))
+            .spawn(move || writer(&writer_db, &queue, &counter))
             .map_err(|err| OpenStoreError::Init {
                 path: path.clone(),
                 message: format!("cannot start the writer thread: {err}"),
@@ -162,11 +166,20 @@ impl Store {
         Ok(Self {
             shared: Arc::new(Shared {
                 db,
+                commits,
                 jobs: Some(jobs),
                 writer: Some(writer),
                 path,
             }),
         })
+    }
+
+    /// Transactions committed since the store was opened (many operations
+    /// share one).
+    pub fn commits(&self) -> u64 {
+        self.shared
+            .commits
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The file this store lives in.
@@ -177,11 +190,13 @@ impl Store {
     /// Runs `op` inside the next write transaction and returns its result
     /// once that transaction is durable.
     ///
-    /// `op` must check before it writes: when it returns an error, it must
-    /// not have changed anything, because the other operations of the
-    /// same transaction are committed. When the commit itself fails, every
-    /// operation of the transaction gets [`StoreError::Storage`] and
-    /// nothing of it is kept; retrying is safe.
+    /// `op` must check before it writes: when it returns `NotFound`,
+    /// `Conflict` or `Invalid`, it must not have changed anything, because
+    /// the other operations of the same transaction are committed. When it
+    /// returns [`StoreError::Storage`] (it may have written part of its
+    /// change), or when the commit itself fails, the whole transaction is
+    /// rolled back and every operation in it gets `Storage`; nothing of
+    /// them is kept, and retrying is safe.
     pub async fn write<T, F>(&self, op: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -219,14 +234,23 @@ impl Store {
         let job: Job = Box::new(move |tx| match tx {
             Ok(tx) => {
                 let result = op(tx);
-                Box::new(move |commit: Option<&StoreError>| match commit {
+                // An operation may have written before it met a storage
+                // error (an unreadable record, an i/o failure): its partial
+                // change must not be committed with the rest.
+                let poison = match &result {
+                    Err(err @ StoreError::Storage(_)) => Some(err.clone()),
+                    _ => None,
+                };
+                let finish: Finish = Box::new(move |commit: Option<&StoreError>| match commit {
                     Some(err) => reply(Err(err.clone())),
                     None => reply(result),
-                })
+                });
+                (finish, poison)
             }
             Err(err) => {
                 let err = err.clone();
-                Box::new(move |_| reply(Err(err)))
+                let finish: Finish = Box::new(move |_| reply(Err(err)));
+                (finish, None)
             }
         });
         let jobs = self.shared.jobs.as_ref().ok_or(StoreError::Closed)?;
@@ -245,7 +269,7 @@ impl Store {
 
 /// The writer thread: takes every queued operation (up to [`MAX_BATCH`]),
 /// runs them in one transaction, commits, then answers them all.
-fn writer(db: &Database, queue: &mpsc::Receiver<Job>) {
+fn writer(db: &Database, queue: &mpsc::Receiver<Job>, commits: &std::sync::atomic::AtomicU64) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -260,7 +284,7 @@ fn writer(db: &Database, queue: &mpsc::Receiver<Job>) {
                 let err = StoreError::storage(err);
                 tracing::error!(error = %err, "store: cannot begin a write transaction");
                 for job in batch {
-                    job(Err(&err))(None);
+                    job(Err(&err)).0(None);
                 }
                 continue;
             }
@@ -269,23 +293,39 @@ fn writer(db: &Database, queue: &mpsc::Receiver<Job>) {
         let _ = txn.set_durability(Durability::Immediate);
         let now = Time::now();
         let mut finishes = Vec::with_capacity(batch.len());
-        let mut panicked = false;
+        let mut failed: Option<StoreError> = None;
         {
             let mut tx = Tx::new(&txn, now);
             for job in batch {
                 match catch_unwind(AssertUnwindSafe(|| job(Ok(&mut tx)))) {
-                    Ok(finish) => finishes.push(finish),
-                    Err(_) => panicked = true,
+                    Ok((finish, poison)) => {
+                        finishes.push(finish);
+                        failed = failed.or(poison);
+                    }
+                    Err(_) => {
+                        failed = failed.or(Some(StoreError::Storage(
+                            "a store operation panicked".into(),
+                        )));
+                    }
                 }
             }
         }
-        let outcome = if panicked {
-            txn.abort().ok();
-            Some(StoreError::Storage(
-                "a store operation panicked; its transaction was rolled back".into(),
-            ))
-        } else {
-            txn.commit().err().map(StoreError::storage)
+        let outcome = match failed {
+            Some(err) => {
+                txn.abort().ok();
+                Some(StoreError::Storage(format!(
+                    "the transaction was rolled back: {}",
+                    match err {
+                        StoreError::Storage(message) => message,
+                        other => other.to_string(),
+                    }
+                )))
+            }
+            None => {
+                let result = txn.commit().err().map(StoreError::storage);
+                commits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                result
+            }
         };
         if let Some(err) = &outcome {
             tracing::error!(error = %err, operations = finishes.len(), "store: commit failed");

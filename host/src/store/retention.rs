@@ -3,8 +3,9 @@
 //! for long.
 //!
 //! A policy is kept, whatever its age, while any of its tasks is not
-//! terminal or has a revert pending (scheduled, running): purging it would
-//! lose a block that must still expire.
+//! terminal or is still in effect and reversible (a block to expire, a
+//! permanent block, a failed revert): purging it would lose the only
+//! record of how to lift that block.
 
 use redb::ReadableTable;
 
@@ -30,19 +31,45 @@ impl Tx<'_> {
     /// Deletes up to `batch` records of each kind created before `cutoff`.
     pub fn purge(&mut self, cutoff: Time, batch: usize) -> Result<Purged, StoreError> {
         let mut purged = Purged::default();
-        let candidates: Vec<Policy> = {
+        // Policies are walked in id (creation) order from a cursor kept in
+        // `meta`, so that old policies that must be kept (blocks still in
+        // place) are stepped over once per round, not read again and again.
+        let cursor: u64 = {
+            let meta = self.table(META)?;
+            let value = meta.get("purge_cursor").map_err(StoreError::storage)?;
+            value.and_then(|v| v.value().parse().ok()).unwrap_or(0)
+        };
+        let (candidates, scanned, reached_new) = {
             let table = self.table(POLICIES)?;
             let mut out = Vec::new();
-            for row in table.iter().map_err(StoreError::storage)?.take(batch) {
-                let policy: Policy = decode(row.map_err(StoreError::storage)?.1.value(), "policy")?;
-                if policy.updated_at >= cutoff {
+            let (mut scanned, mut reached_new) = (Vec::new(), false);
+            let rows = table
+                .range(cursor.saturating_add(1)..)
+                .map_err(StoreError::storage)?;
+            for row in rows.take(batch) {
+                let (id, bytes) = row.map_err(StoreError::storage)?;
+                let policy: Policy = decode(bytes.value(), "policy")?;
+                if policy.created_at >= cutoff {
+                    reached_new = true;
                     break;
                 }
-                out.push(policy);
+                scanned.push(id.value());
+                if policy.updated_at < cutoff {
+                    out.push(policy);
+                }
             }
-            out
+            (out, scanned, reached_new)
         };
-        purged.more |= candidates.len() == batch;
+        let more_policies = scanned.len() == batch && !reached_new;
+        purged.more |= more_policies;
+        let next = if more_policies {
+            scanned.last().copied().unwrap_or(0)
+        } else {
+            0
+        };
+        self.table(META)?
+            .insert("purge_cursor", next.to_string().as_str())
+            .map_err(StoreError::storage)?;
         for policy in candidates {
             let tasks = self.tasks_of(policy.id)?;
             if tasks.iter().any(still_needed) || !policy.status.is_terminal() {
@@ -169,12 +196,23 @@ impl Tx<'_> {
     }
 }
 
+/// Whether a task's record must outlive retention: it is not finished, or
+/// its action is still in effect and could be undone (a permanent block, a
+/// block whose revert failed, one still to expire). Deleting it would lose
+/// the only way to lift the block through riposte.
 fn still_needed(task: &Task) -> bool {
-    !task.status.is_terminal()
-        || task.revert.as_ref().is_some_and(|revert| {
-            matches!(
-                revert.status,
-                RevertStatus::Scheduled | RevertStatus::Reverting
-            )
-        })
+    let in_effect = task.status.took_effect()
+        && task.reversible
+        && task.revert_token.is_some()
+        && task
+            .revert
+            .as_ref()
+            .is_none_or(|revert| revert.status != RevertStatus::Unblocked);
+    let pending = task.revert.as_ref().is_some_and(|revert| {
+        matches!(
+            revert.status,
+            RevertStatus::Scheduled | RevertStatus::Reverting
+        )
+    });
+    !task.status.is_terminal() || in_effect || pending
 }

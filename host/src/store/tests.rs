@@ -92,6 +92,8 @@ fn task(id: u64, policy: u64, value: &str) -> Task {
         ignored_reason: None,
         attempts: Vec::new(),
         attempt_count: 0,
+        budget_start: None,
+        budget_attempts: 0,
         next_attempt_at: None,
         failure: None,
         detail: None,
@@ -328,6 +330,11 @@ async fn concurrent_writers_are_grouped_and_all_answered() {
     }
     ids.sort_unstable();
     assert_eq!(ids, (1..=200).collect::<Vec<_>>());
+    assert!(
+        store.commits() < 200,
+        "200 concurrent writes took {} commits",
+        store.commits()
+    );
 }
 
 #[test]
@@ -365,4 +372,77 @@ fn closed_dedup_windows_are_purged_a_bounded_slice_at_a_time() {
         })
         .unwrap();
     assert_eq!(open, 5, "open windows are kept");
+}
+
+#[test]
+fn retention_steps_over_kept_blocks_and_ends_its_round() {
+    let (_dir, store) = scratch();
+    // Five old policies whose permanent blocks are still in place, then
+    // three old ones that are finished.
+    store
+        .write_blocking(|tx| {
+            for id in 1..=8 {
+                let mut p = policy(id, &format!("203.0.113.{id}"));
+                p.status = PolicyStatus::Succeeded;
+                tx.put_policy(None, &p)?;
+                let mut t = task(id, id, &format!("203.0.113.{id}"));
+                t.status = TaskStatus::Succeeded;
+                if id <= 5 {
+                    t.revert_token = Some(format!("rule-{id}"));
+                }
+                tx.put_task(None, &t)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let mut rounds = 0;
+    let mut purged = 0;
+    loop {
+        let batch = store
+            .write_blocking(|tx| tx.purge(Time::from_millis(5_000), 2))
+            .unwrap();
+        purged += batch.policies;
+        rounds += 1;
+        assert!(rounds < 10, "retention never ends its round");
+        if !batch.more {
+            break;
+        }
+    }
+    assert_eq!(purged, 3, "only the finished policies go");
+    for id in 1..=5 {
+        assert!(
+            store.read(|r| r.task(id)).unwrap().is_some(),
+            "block {id} kept"
+        );
+    }
+    // The next round starts from the beginning again and finds nothing.
+    let again = store
+        .write_blocking(|tx| tx.purge(Time::from_millis(5_000), 2))
+        .unwrap();
+    assert_eq!(again.policies, 0);
+}
+
+#[test]
+fn an_operation_that_fails_midway_rolls_back_its_whole_transaction() {
+    let (_dir, store) = scratch();
+    let store2 = store.clone();
+    let partial = std::thread::spawn(move || {
+        store2.write_blocking(|tx| {
+            tx.put_task(None, &task(1, 1, "203.0.113.1"))?;
+            Err::<(), _>(StoreError::Storage(
+                "simulated failure after a write".into(),
+            ))
+        })
+    });
+    let err = partial.join().unwrap().unwrap_err();
+    assert!(matches!(err, StoreError::Storage(_)), "{err}");
+    assert!(
+        store.read(|r| r.task(1)).unwrap().is_none(),
+        "the partial write was kept"
+    );
+    // A refusal before any write leaves the others of its batch alone.
+    store
+        .write_blocking(|tx| tx.put_task(None, &task(2, 1, "203.0.113.2")))
+        .unwrap();
+    assert!(store.read(|r| r.task(2)).unwrap().is_some());
 }

@@ -597,6 +597,21 @@ impl Reader {
         due(&self.table(REVERT_TIMERS)?, until, limit)
     }
 
+    /// The earliest queued task or revert timer due after `after`.
+    pub fn next_due_after(&self, after: Time) -> Result<Option<Time>, StoreError> {
+        let mut next = None;
+        for table in [self.table(TASK_QUEUE)?, self.table(REVERT_TIMERS)?] {
+            let mut range = table
+                .range((after.millis(), u64::MAX)..)
+                .map_err(StoreError::storage)?;
+            if let Some(row) = range.next() {
+                let at = Time::from_millis(row.map_err(StoreError::storage)?.0.value().0);
+                next = Some(next.map_or(at, |n: Time| n.min(at)));
+            }
+        }
+        Ok(next)
+    }
+
     /// The audit log, newest first.
     pub fn audit(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
         let table = self.table(AUDIT)?;

@@ -9,8 +9,9 @@
 //! when `-`) and a `kill` script (CountedKill), each fired by alerts whose
 //! `kind` names it, ingests ALERTS (one JSON object per line; alerts seen
 //! before are recognised as duplicates), and prints on stdout `ready`,
-//! `ingested N`, then every 100 ms `open N` with the number of tasks not
-//! yet terminal. It runs until killed.
+//! `ingested N`, then every 100 ms `open N timers M`: the tasks not yet
+//! terminal and the reverts still scheduled or running. It runs until
+//! killed.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -54,14 +55,16 @@ async fn main() {
     }
 
     loop {
-        let open = engine
+        let (open, timers) = engine
             .store()
             .read(|r| {
-                Ok(r.task_ids_with("status=Waiting")?.len()
-                    + r.task_ids_with("status=Executing")?.len())
+                let open = r.task_ids_with("status=Waiting")?.len()
+                    + r.task_ids_with("status=Executing")?.len();
+                let timers = r.due_reverts(riposte::model::Time::from_millis(i64::MAX), 100_000)?;
+                Ok((open, timers.len()))
             })
-            .unwrap_or(usize::MAX);
-        println!("open {open}");
+            .unwrap_or((usize::MAX, usize::MAX));
+        println!("open {open} timers {timers}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
