@@ -88,7 +88,7 @@ async fn attempt(engine: &Engine, id: u64) -> bool {
         .write(move |tx| claim(tx, id, &planner, &salt))
         .await;
     let task = match claimed {
-        Ok(Claim::Run(task)) => task,
+        Ok(Claim::Run(task)) => *task,
         Ok(Claim::Ignored(created)) => {
             for task in created {
                 engine.dispatch(task.id, task.status);
@@ -191,7 +191,7 @@ async fn attempt(engine: &Engine, id: u64) -> bool {
 /// What claiming a task did.
 enum Claim {
     /// The task is `Executing`, its attempt committed: call the component.
-    Run(Task),
+    Run(Box<Task>),
     /// The allowlist or guardrails now forbid it: it ended `Ignored`, and
     /// these tasks of the policy's next step were created.
     Ignored(Vec<Task>),
@@ -235,7 +235,7 @@ fn claim(tx: &mut Tx<'_>, id: u64, planner: &Planner, salt: &str) -> Result<Clai
     task.updated_at = now;
     tx.put_task(Some(&old), &task)?;
     refresh_policy(tx, task.policy_id)?;
-    Ok(Claim::Run(task))
+    Ok(Claim::Run(Box::new(task)))
 }
 
 /// Commits the outcome of an attempt and decides on a retry.

@@ -115,3 +115,42 @@ async fn a_manual_script_run_records_who_asked_and_never_joins_a_policy() {
     assert!(err.contains("script `nope` not found"), "{err}");
     engine.stop();
 }
+
+/// From the adversarial review of issue 3: one alert could name any number
+/// of entities, each becoming a policy inside one store write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_alert_yields_at_most_256_entities_per_rule_and_says_so() {
+    let endpoint = CountingEndpoint::start().await;
+    let dir = Scratch::new("many");
+    let engine = start_engine(&dir.store(), endpoint.port(), test_config()).await;
+    let script = "name: many\nentity: {kind: ip, from: alert.ips}\nsteps:\n  - {id: act, action: CountedBlock, targets: [edge]}\n";
+    engine
+        .publish_script(
+            riposte::model::ScriptSpec::from_yaml(script).unwrap(),
+            "tests",
+        )
+        .await
+        .unwrap();
+    engine
+        .put_rule(
+            RuleSpec::from_yaml("name: many\ntrigger: alert\nscript: many").unwrap(),
+            "tests",
+        )
+        .await
+        .unwrap();
+    let ips: Vec<String> = (0..300).map(|n| format!("2001:db8::1:{n:x}")).collect();
+    let report = engine
+        .ingest(SignalKind::Alert, None, "test", json!({"ips": ips}))
+        .await
+        .unwrap();
+    assert_eq!(report.opened.len(), 256);
+    assert!(
+        report
+            .skipped
+            .iter()
+            .any(|(_, why)| why.contains("names 300 entities")),
+        "{:?}",
+        report.skipped
+    );
+    engine.stop();
+}
