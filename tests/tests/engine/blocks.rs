@@ -112,3 +112,43 @@ async fn a_short_block_is_reverted_when_it_expires() {
     assert!(held >= Duration::from_millis(1900), "held for {held:?}");
     engine.stop();
 }
+
+/// From the adversarial pass of issue 3 (it held): operators unblocking
+/// thirty blocks at the moment they expire give one revert per block.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unblocks_racing_expiry_revert_each_block_once() {
+    let endpoint = CountingEndpoint::start().await;
+    let dir = Scratch::new("race");
+    let engine = start_engine(&dir.store(), endpoint.port(), test_config()).await;
+    install_block(&engine, "block", "CountedBlock", Some("2s")).await;
+    for n in 1..=30 {
+        alert(&engine, "block", &format!("203.0.113.{n}")).await;
+    }
+    let tasks = wait_tasks(&engine, "30 blocks", Duration::from_secs(10), |t| {
+        all_in(t, TaskStatus::Succeeded, 30)
+    })
+    .await;
+    endpoint.set_latency(Duration::from_millis(30));
+    let expiry = tasks.iter().map(|t| t.expires_at.unwrap()).min().unwrap();
+    let now = riposte::model::Time::now();
+    tokio::time::sleep(expiry.until(now).saturating_sub(Duration::from_millis(20))).await;
+    let unblocks = join_all(tasks.iter().map(|task| engine.unblock(task.id, "alice"))).await;
+    assert!(unblocks.iter().any(Result::is_ok));
+    wait_tasks(&engine, "all unblocked", Duration::from_secs(15), |t| {
+        t.iter().all(|t| {
+            t.revert
+                .as_ref()
+                .is_some_and(|r| r.status == RevertStatus::Unblocked)
+        })
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut per_key = std::collections::HashMap::<String, usize>::new();
+    for hit in endpoint.done("/unblock") {
+        *per_key.entry(hit.key).or_default() += 1;
+    }
+    assert_eq!(per_key.len(), 30);
+    assert!(per_key.values().all(|n| *n == 1), "{per_key:?}");
+    assert_eq!(endpoint.done("/block").len(), 30);
+    engine.stop();
+}
