@@ -22,6 +22,31 @@ use crate::store::{SignalKind, StoreError, TargetRecord, Tx};
 /// reconciliation at the next start.
 const RECORD_RETRY_MAX: Duration = Duration::from_secs(13);
 
+/// Writes the outcome of a call, which must not be lost, retrying storage
+/// errors with a doubling wait up to [`RECORD_RETRY_MAX`].
+async fn write_persistently<T, F>(
+    engine: &Engine,
+    what: &str,
+    op: impl Fn() -> F,
+) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
+{
+    let mut wait = Duration::from_millis(50);
+    loop {
+        match engine.inner().store.write(op()).await {
+            Err(StoreError::Storage(err)) if wait <= RECORD_RETRY_MAX => {
+                tracing::error!(error = %err, retry_in = ?wait,
+                    "cannot record the outcome of {what}; retrying");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Frees a task's in-flight slot when its run ends, even by a panic.
 struct Slot<'a> {
     engine: &'a Engine,
@@ -141,37 +166,25 @@ async fn attempt(engine: &Engine, id: u64) -> bool {
     let salt = inner.salt.clone();
     let planner = engine.planner();
     // The action ran: its outcome must be recorded, or a block would have
-    // no expiry and an irreversible action no record. Keep trying.
-    let mut wait = Duration::from_millis(50);
-    let recorded = loop {
+    // no expiry and an irreversible action no record.
+    let recorded = write_persistently(engine, "an attempt", || {
         let (task, result, planner, salt) =
             (task.clone(), result.clone(), planner.clone(), salt.clone());
-        let written = inner
-            .store
-            .write(move |tx| {
-                let Some(task) = record(tx, task, result, &backoff)? else {
-                    return Ok(None);
-                };
-                // The outcome and the policy's next step commit together.
-                let created = if task.status.is_terminal() {
-                    advance_in(tx, &planner, &salt, task.policy_id)?
-                } else {
-                    refresh_policy(tx, task.policy_id)?;
-                    Vec::new()
-                };
-                Ok(Some((task, created)))
-            })
-            .await;
-        match written {
-            Err(StoreError::Storage(err)) if wait <= RECORD_RETRY_MAX => {
-                tracing::error!(error = %err, retry_in = ?wait,
-                    "cannot record the outcome of an attempt; retrying");
-                tokio::time::sleep(wait).await;
-                wait *= 2;
-            }
-            other => break other,
+        move |tx: &mut Tx<'_>| {
+            let Some(task) = record(tx, task, result, &backoff)? else {
+                return Ok(None);
+            };
+            // The outcome and the policy's next step commit together.
+            let created = if task.status.is_terminal() {
+                advance_in(tx, &planner, &salt, task.policy_id)?
+            } else {
+                refresh_policy(tx, task.policy_id)?;
+                Vec::new()
+            };
+            Ok(Some((task, created)))
         }
-    };
+    })
+    .await;
     match recorded {
         Ok(Some((next, _))) if next.status == TaskStatus::Waiting => return true,
         // A new expiry needs no wake-up: it is at least a second away (the
@@ -470,23 +483,11 @@ async fn revert(engine: &Engine, id: u64) {
         )),
     };
     let backoff = inner.config.revert_backoff;
-    let mut wait = Duration::from_millis(50);
-    let recorded = loop {
+    let recorded = write_persistently(engine, "a revert", || {
         let result = result.clone();
-        let written = inner
-            .store
-            .write(move |tx| record_revert(tx, id, result, &backoff))
-            .await;
-        match written {
-            Err(StoreError::Storage(err)) if wait <= RECORD_RETRY_MAX => {
-                tracing::error!(error = %err, retry_in = ?wait,
-                    "cannot record the outcome of a revert; retrying");
-                tokio::time::sleep(wait).await;
-                wait *= 2;
-            }
-            other => break other,
-        }
-    };
+        move |tx: &mut Tx<'_>| record_revert(tx, id, result, &backoff)
+    })
+    .await;
     match recorded {
         Ok(Some(revert)) if revert.status == RevertStatus::Unblocked => {
             tracing::info!("unblocked");

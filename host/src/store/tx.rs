@@ -290,13 +290,7 @@ impl<'a> Tx<'a> {
 
     /// The tasks of a policy, oldest first.
     pub fn tasks_of(&self, policy: u64) -> Result<Vec<Task>, StoreError> {
-        let ids = index_ids(&self.table(TASK_INDEX)?, &format!("policy={policy}"))?;
-        let tasks = self.table(TASKS)?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            out.extend(load::<u64, Task>(&tasks, id, "task")?);
-        }
-        Ok(out)
+        tasks_of(&self.table(TASK_INDEX)?, &self.table(TASKS)?, policy)
     }
 
     /// The policy an entity and script joined inside the dedup window.
@@ -469,6 +463,19 @@ fn reindex(
     Ok(())
 }
 
+fn tasks_of(
+    index: &impl ReadableTable<(&'static str, u64), ()>,
+    tasks: &impl ReadableTable<u64, &'static [u8]>,
+    policy: u64,
+) -> Result<Vec<Task>, StoreError> {
+    let ids = index_ids(index, &format!("policy={policy}"))?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.extend(load::<u64, Task>(tasks, id, "task")?);
+    }
+    Ok(out)
+}
+
 /// Every id under one index key, ascending.
 pub(super) fn index_ids(
     index: &impl ReadableTable<(&'static str, u64), ()>,
@@ -515,13 +522,7 @@ impl Reader {
 
     /// The tasks of a policy, oldest first.
     pub fn tasks_of(&self, policy: u64) -> Result<Vec<Task>, StoreError> {
-        let ids = index_ids(&self.table(TASK_INDEX)?, &format!("policy={policy}"))?;
-        let tasks = self.table(TASKS)?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            out.extend(load::<u64, Task>(&tasks, id, "task")?);
-        }
-        Ok(out)
+        tasks_of(&self.table(TASK_INDEX)?, &self.table(TASKS)?, policy)
     }
 
     /// Ids of tasks with `status`, ascending.
