@@ -32,6 +32,9 @@ struct State {
     /// Answer this many of the next requests with 503.
     unavailable: usize,
     latency: Duration,
+    /// Requests being answered now, and the most at any moment.
+    in_flight: usize,
+    max_in_flight: usize,
 }
 
 /// The endpoint; dropped, it stops listening.
@@ -55,11 +58,17 @@ impl CountingEndpoint {
                     let Some(request) = super::read_request(&mut stream).await else {
                         return;
                     };
-                    let latency = state.lock().unwrap().latency;
+                    let latency = {
+                        let mut state = state.lock().unwrap();
+                        state.in_flight += 1;
+                        state.max_in_flight = state.max_in_flight.max(state.in_flight);
+                        state.latency
+                    };
                     if !latency.is_zero() {
                         tokio::time::sleep(latency).await;
                     }
                     let status = answer(&state, &request);
+                    state.lock().unwrap().in_flight -= 1;
                     let response = format!(
                         "HTTP/1.1 {status} X\r\ncontent-length: 2\r\nretry-after-ms: 100\r\n\
                          connection: close\r\n\r\n{{}}"
@@ -92,6 +101,11 @@ impl CountingEndpoint {
             .into_iter()
             .filter(|hit| hit.path == path && hit.status == 200)
             .collect()
+    }
+
+    /// The most requests the endpoint was answering at one moment.
+    pub fn max_in_flight(&self) -> usize {
+        self.state.lock().unwrap().max_in_flight
     }
 
     /// Answers the next `n` requests with 429 (retry after 100 ms).

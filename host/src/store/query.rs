@@ -64,6 +64,8 @@ pub struct PolicyFilter {
     pub entity: Option<String>,
     pub source: Option<String>,
     pub script: Option<String>,
+    /// `name@version`: the runs of one script version.
+    pub version: Option<String>,
     /// Created at or after.
     pub since: Option<Time>,
     /// Created before.
@@ -74,6 +76,7 @@ impl PolicyFilter {
     fn index_keys(&self) -> Vec<String> {
         let pairs = [
             ("entity", &self.entity),
+            ("version", &self.version),
             ("script", &self.script),
             ("action", &self.action),
             ("source", &self.source),

@@ -124,6 +124,7 @@ pub fn policy_keys(policy: &Policy) -> Vec<String> {
         format!("entity={}", policy.entity.key()),
         format!("source={}", policy.source.kind.as_str()),
         format!("script={}", policy.script.name),
+        format!("version={}@{}", policy.script.name, policy.script.version),
     ];
     keys.extend(
         policy

@@ -139,3 +139,27 @@ async fn irreversible_actions_are_never_retried_automatically_or_by_hand() {
     assert_eq!(endpoint.hits().len(), 1);
     engine.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_to_one_target_never_exceed_its_concurrency_bound() {
+    let endpoint = CountingEndpoint::start().await;
+    endpoint.set_latency(Duration::from_millis(150));
+    let dir = Scratch::new("bound");
+    let mut config = test_config();
+    config.target_concurrency = 2;
+    let engine = start_engine(&dir.store(), endpoint.port(), config).await;
+    install_block(&engine, "block", "CountedBlock", None).await;
+    for n in 1..=8 {
+        alert(&engine, "block", &format!("203.0.113.{n}")).await;
+    }
+    wait_tasks(&engine, "8 blocks", Duration::from_secs(20), |t| {
+        all_in(t, TaskStatus::Succeeded, 8)
+    })
+    .await;
+    assert_eq!(
+        endpoint.max_in_flight(),
+        2,
+        "at most two calls at once, and both slots used"
+    );
+    engine.stop();
+}

@@ -93,5 +93,27 @@ async fn bad_scripts_and_rules_are_refused_at_save_time() {
     assert_eq!((v1.version, v2.version), (1, 2));
     let versions = engine.store().read(|r| r.script_versions("block")).unwrap();
     assert_eq!(versions.len(), 2, "publishing keeps the old version");
+
+    // Each version keeps its own run history.
+    let rule = RuleSpec::from_yaml("name: r\ntrigger: alert\nscript: block").unwrap();
+    engine.put_rule(rule, "tests").await.unwrap();
+    let data = serde_json::json!({"src_ip": "203.0.113.33"});
+    let report = engine
+        .ingest(riposte::store::SignalKind::Alert, None, "test", data)
+        .await
+        .unwrap();
+    let runs = |version: &str| {
+        let filter = riposte::store::PolicyFilter {
+            version: Some(version.into()),
+            ..Default::default()
+        };
+        let page = engine
+            .store()
+            .read(|r| r.list_policies(&filter, None, 10))
+            .unwrap();
+        page.items.iter().map(|p| p.id).collect::<Vec<_>>()
+    };
+    assert_eq!(runs("block@2"), report.opened);
+    assert!(runs("block@1").is_empty());
     engine.stop();
 }
