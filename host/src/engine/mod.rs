@@ -303,7 +303,7 @@ impl Engine {
             .inner
             .store
             .write(move |tx| {
-                let version = tx.publish_script(spec, &actor)?;
+                let version = tx.publish_script(spec.clone(), &actor)?;
                 let object = format!("script/{}", version.spec.name);
                 tx.audit(
                     &actor,
@@ -352,7 +352,7 @@ impl Engine {
             .inner
             .store
             .write(move |tx| {
-                let entry = tx.add_allow(entry)?;
+                let entry = tx.add_allow(entry.clone())?;
                 let detail = format!("{} {}", entry.kind, entry.value);
                 tx.audit(
                     &actor,
@@ -426,12 +426,12 @@ impl Engine {
             .inner
             .store
             .write(move |tx| {
-                let (mut signal, delivery) = tx.insert_signal(kind, &key, &source, data)?;
-                let (drafts, skipped) = match (delivery, on_update) {
+                let (mut signal, delivery) = tx.insert_signal(kind, &key, &source, data.clone())?;
+                let (drafts, skipped) = match (delivery, on_update.clone()) {
                     (Ingested::Duplicate, _) => (Vec::new(), Vec::new()),
                     (Ingested::Updated, Some(update)) => update,
                     (Ingested::Updated, None) => (Vec::new(), Vec::new()),
-                    (Ingested::New, _) => on_new,
+                    (Ingested::New, _) => on_new.clone(),
                 };
                 let mut report = IngestReport {
                     signal: signal.id,

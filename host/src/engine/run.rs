@@ -31,7 +31,7 @@ async fn write_persistently<T, F>(
 ) -> Result<T, StoreError>
 where
     T: Send + 'static,
-    F: FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
+    F: FnMut(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
 {
     let mut wait = Duration::from_millis(50);
     loop {
@@ -101,7 +101,7 @@ async fn attempt(engine: &Engine, id: u64) -> bool {
             tokio::time::sleep(wait).await;
         }
     }
-    let _permits = inner
+    let permits = inner
         .limiters
         .acquire(&peek.provider, &peek.target, &peek.action)
         .await;
@@ -156,6 +156,8 @@ async fn attempt(engine: &Engine, id: u64) -> bool {
             report.result
         }
     };
+    // The provider and target slots are for calls, not for bookkeeping.
+    drop(permits);
     match &result {
         Ok(outcome) => tracing::info!(detail = %outcome.detail, "task attempt succeeded"),
         Err(failure) => tracing::info!(kind = %failure.kind, message = %failure.message,
@@ -171,7 +173,7 @@ async fn attempt(engine: &Engine, id: u64) -> bool {
         let (task, result, planner, salt) =
             (task.clone(), result.clone(), planner.clone(), salt.clone());
         move |tx: &mut Tx<'_>| {
-            let Some(task) = record(tx, task, result, &backoff)? else {
+            let Some(task) = record(tx, task.clone(), result.clone(), &backoff)? else {
                 return Ok(None);
             };
             // The outcome and the policy's next step commit together.
@@ -225,8 +227,23 @@ fn claim(tx: &mut Tx<'_>, id: u64, planner: &Planner, salt: &str) -> Result<Clai
     }
     if let Some(reason) = planner.recheck(&old, now) {
         let mut task = old.clone();
-        task.status = TaskStatus::Ignored;
-        task.ignored_reason = Some(reason);
+        if task.attempt_count == 0 {
+            task.status = TaskStatus::Ignored;
+            task.ignored_reason = Some(reason);
+        } else {
+            // An earlier attempt may have taken effect (a timeout, a crash):
+            // `Failed` keeps that visible, where `Ignored` would say nothing
+            // was done.
+            task.status = TaskStatus::Failed;
+            task.failure = Some(TaskFailure::new(
+                FailureKind::Conflict,
+                false,
+                format!(
+                    "not retried: {reason}; an earlier attempt may have taken effect, \
+                     check the target"
+                ),
+            ));
+        }
         task.next_attempt_at = None;
         task.updated_at = now;
         tx.put_task(Some(&old), &task)?;
@@ -485,7 +502,7 @@ async fn revert(engine: &Engine, id: u64) {
     let backoff = inner.config.revert_backoff;
     let recorded = write_persistently(engine, "a revert", || {
         let result = result.clone();
-        move |tx: &mut Tx<'_>| record_revert(tx, id, result, &backoff)
+        move |tx: &mut Tx<'_>| record_revert(tx, id, result.clone(), &backoff)
     })
     .await;
     match recorded {
@@ -613,15 +630,24 @@ fn request_of(task: &Task, target: &TargetRecord) -> wit::ActionRequest {
     }
 }
 
+/// How often the timer loop looks for tasks left `Executing` by a run that
+/// could not record its outcome.
+const ORPHAN_SWEEP: Duration = Duration::from_secs(60);
+
 /// How far ahead the timer loop looks at most; it also wakes when told.
 const TIMER_HORIZON: Duration = Duration::from_secs(1);
 
 /// Starts due tasks and reverts, and sleeps until the next one is due.
 pub(super) async fn timer_loop(engine: Engine) {
     let mut stop = engine.inner().stop.subscribe();
+    let mut last_sweep = std::time::Instant::now();
     loop {
         if *stop.borrow() {
             return;
+        }
+        if last_sweep.elapsed() >= ORPHAN_SWEEP {
+            last_sweep = std::time::Instant::now();
+            super::recovery::settle_orphans(&engine).await;
         }
         let now = Time::now();
         let due = engine

@@ -123,7 +123,7 @@ impl Default for Guardrails {
 /// IPv4-mapped IPv6 needs no entry: entities are normalized, so
 /// `::ffff:127.0.0.1` arrives as `127.0.0.1` and `::ffff:0:0/96` as
 /// `0.0.0.0/0`.
-const SPECIAL: [(&str, &str); 8] = [
+const SPECIAL: [(&str, &str); 9] = [
     ("0.0.0.0/8", "unspecified (\"this network\")"),
     ("127.0.0.0/8", "loopback"),
     ("169.254.0.0/16", "link-local"),
@@ -132,6 +132,7 @@ const SPECIAL: [(&str, &str); 8] = [
     ("::1/128", "loopback"),
     ("fe80::/10", "link-local"),
     ("ff00::/8", "multicast"),
+    ("64:ff9b::/96", "NAT64 (IPv4 behind IPv6)"),
 ];
 
 impl Guardrails {
@@ -167,6 +168,14 @@ impl Guardrails {
                 ));
             }
         }
+        if let IpOrCidr::Cidr(cidr) = value
+            && let IpAddr::V6(net) = cidr.addr()
+            && holds_v6(net, cidr.prefix(), MAPPED_START)
+        {
+            // Normalization turns `::ffff:a.b.c.d` into IPv4, so a wider
+            // IPv6 network would hold every IPv4 address unchecked.
+            return refuse("contains every IPv4-mapped address".into());
+        }
         for (range, what) in SPECIAL {
             let range = IpOrCidr::parse(range).expect("the special ranges parse");
             if overlaps(range, value) {
@@ -184,6 +193,16 @@ impl Guardrails {
         }
         Ok(())
     }
+}
+
+/// `::ffff:0.0.0.0`, the first IPv4-mapped IPv6 address.
+const MAPPED_START: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0);
+
+/// Whether the IPv6 network `net/prefix` holds `ip`, compared bit by bit
+/// (no mapping to IPv4).
+fn holds_v6(net: std::net::Ipv6Addr, prefix: u8, ip: std::net::Ipv6Addr) -> bool {
+    let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+    u128::from(net) & mask == u128::from(ip) & mask
 }
 
 /// Whether two addresses or networks share any address. Two networks
@@ -300,7 +319,10 @@ mod tests {
             (cidr("126.0.0.0/7"), "loopback"),
             (cidr("168.0.0.0/6"), "link-local"),
             (cidr("fe00::/7"), "link-local"),
-            (cidr("::/8"), "unspecified"),
+            (cidr("::/8"), "IPv4-mapped"),
+            (cidr("::fffe:0:0/95"), "IPv4-mapped"),
+            (cidr("64:ff9b::/96"), "NAT64"),
+            (ip("64:ff9b::7f00:1"), "NAT64"),
         ] {
             let err = open.check(&entity).unwrap_err();
             assert!(err.contains(needle), "{entity}: {err}");

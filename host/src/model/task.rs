@@ -10,6 +10,11 @@
 //!   (created) ---------------------------------> Ignored   (allowlist, guardrail)
 //! ```
 //!
+//! A waiting task is checked against the allowlist and guardrails again
+//! when it is claimed: before any attempt it ends `Ignored`; after one
+//! (a retry, or a re-run after a crash) it ends `Failed` instead, since an
+//! earlier attempt may have taken effect (`Waiting -> Failed`).
+//!
 //! Revert is a separate track on a task that `Succeeded` or
 //! `PartiallySucceeded` with a revert token: `Scheduled` (a timer at
 //! `expires_at`) -> `Reverting` -> `Unblocked` or `RevertFailed`. An early
@@ -79,6 +84,7 @@ impl TaskStatus {
             (self, to),
             (Waiting, Executing)
                 | (Waiting, Ignored)
+                | (Waiting, Failed)
                 | (Executing, Succeeded | PartiallySucceeded | Failed | Waiting)
                 | (Failed, Waiting)
         )
@@ -277,6 +283,7 @@ mod tests {
         let allowed = [
             (Waiting, Executing),
             (Waiting, Ignored),
+            (Waiting, Failed),
             (Executing, Succeeded),
             (Executing, PartiallySucceeded),
             (Executing, Failed),

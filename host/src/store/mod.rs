@@ -25,6 +25,7 @@ mod tx;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread;
 
@@ -97,11 +98,54 @@ impl StoreError {
     }
 }
 
-type Finish = Box<dyn FnOnce(Option<&StoreError>) + Send>;
-/// An operation: run on the transaction (or told why there is none), it
-/// returns what to do once the commit is known, and the storage error it
-/// met, if any, which rolls back the whole transaction.
-type Job = Box<dyn FnOnce(Result<&mut Tx<'_>, &StoreError>) -> (Finish, Option<StoreError>) + Send>;
+/// An operation waiting for the writer. `run` may be called more than
+/// once: when another operation of its transaction fails, the transaction
+/// is rolled back and the others run again in a new one. `answer` is
+/// called exactly once, after the commit (or the failure) is known.
+trait Operation: Send {
+    /// Runs on the transaction; returns the storage error that must roll
+    /// the transaction back, if the operation met one.
+    fn run(&mut self, tx: &mut Tx<'_>) -> Option<StoreError>;
+    /// Answers the caller: the result of the last run, or `failed`.
+    fn answer(self: Box<Self>, failed: Option<StoreError>);
+}
+
+struct Pending<T, F, R> {
+    op: F,
+    result: Option<Result<T, StoreError>>,
+    reply: R,
+}
+
+impl<T, F, R> Operation for Pending<T, F, R>
+where
+    T: Send,
+    F: FnMut(&mut Tx<'_>) -> Result<T, StoreError> + Send,
+    R: FnOnce(Result<T, StoreError>) + Send,
+{
+    fn run(&mut self, tx: &mut Tx<'_>) -> Option<StoreError> {
+        let result = (self.op)(tx);
+        // An operation may have written before it met a storage error (an
+        // unreadable record, an i/o failure): its partial change must not
+        // be committed.
+        let poison = match &result {
+            Err(err @ StoreError::Storage(_)) => Some(err.clone()),
+            _ => None,
+        };
+        self.result = Some(result);
+        poison
+    }
+
+    fn answer(self: Box<Self>, failed: Option<StoreError>) {
+        let result = match (failed, self.result) {
+            (Some(err), _) => Err(err),
+            (None, Some(result)) => result,
+            (None, None) => Err(StoreError::Storage("the operation never ran".into())),
+        };
+        (self.reply)(result);
+    }
+}
+
+type Job = Box<dyn Operation>;
 
 /// A handle on the store; clones share the database and writer thread.
 /// When the last clone is dropped, the writer finishes what was queued
@@ -113,7 +157,7 @@ pub struct Store {
 
 struct Shared {
     db: Arc<Database>,
-    commits: Arc<std::sync::atomic::AtomicU64>,
+    commits: Arc<AtomicU64>,
     jobs: Option<mpsc::Sender<Job>>,
     writer: Option<thread::JoinHandle<()>>,
     path: PathBuf,
@@ -154,7 +198,7 @@ impl Store {
         let db = Arc::new(db);
         let (jobs, queue) = mpsc::channel::<Job>();
         let writer_db = db.clone();
-        let commits = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let commits = Arc::new(AtomicU64::new(0));
         let counter = commits.clone();
         let writer = thread::Builder::new()
             .name("riposte-store-writer".into())
@@ -177,9 +221,7 @@ impl Store {
     /// Transactions committed since the store was opened (many operations
     /// share one).
     pub fn commits(&self) -> u64 {
-        self.shared
-            .commits
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.shared.commits.load(Ordering::Relaxed)
     }
 
     /// The file this store lives in.
@@ -194,13 +236,17 @@ impl Store {
     /// `Conflict` or `Invalid`, it must not have changed anything, because
     /// the other operations of the same transaction are committed. When it
     /// returns [`StoreError::Storage`] (it may have written part of its
-    /// change), or when the commit itself fails, the whole transaction is
-    /// rolled back and every operation in it gets `Storage`; nothing of
-    /// them is kept, and retrying is safe.
+    /// change) or panics, its transaction is rolled back, it gets that
+    /// error, and the other operations run again in a new transaction: one
+    /// bad record fails only the operation that met it. `op` may therefore
+    /// run more than once, each time on a fresh transaction; it must not
+    /// keep effects outside the store between runs. When the commit itself
+    /// fails, every operation of the transaction gets `Storage`; nothing
+    /// of them is kept, and retrying is safe.
     pub async fn write<T, F>(&self, op: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
+        F: FnMut(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.submit(op, move |result| {
@@ -213,7 +259,7 @@ impl Store {
     pub fn write_blocking<T, F>(&self, op: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
+        F: FnMut(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = mpsc::sync_channel(1);
         self.submit(op, move |result| {
@@ -229,29 +275,12 @@ impl Store {
     ) -> Result<(), StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
+        F: FnMut(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
     {
-        let job: Job = Box::new(move |tx| match tx {
-            Ok(tx) => {
-                let result = op(tx);
-                // An operation may have written before it met a storage
-                // error (an unreadable record, an i/o failure): its partial
-                // change must not be committed with the rest.
-                let poison = match &result {
-                    Err(err @ StoreError::Storage(_)) => Some(err.clone()),
-                    _ => None,
-                };
-                let finish: Finish = Box::new(move |commit: Option<&StoreError>| match commit {
-                    Some(err) => reply(Err(err.clone())),
-                    None => reply(result),
-                });
-                (finish, poison)
-            }
-            Err(err) => {
-                let err = err.clone();
-                let finish: Finish = Box::new(move |_| reply(Err(err)));
-                (finish, None)
-            }
+        let job: Job = Box::new(Pending {
+            op,
+            result: None,
+            reply,
         });
         let jobs = self.shared.jobs.as_ref().ok_or(StoreError::Closed)?;
         jobs.send(job).map_err(|_| StoreError::Closed)
@@ -268,8 +297,10 @@ impl Store {
 }
 
 /// The writer thread: takes every queued operation (up to [`MAX_BATCH`]),
-/// runs them in one transaction, commits, then answers them all.
-fn writer(db: &Database, queue: &mpsc::Receiver<Job>, commits: &std::sync::atomic::AtomicU64) {
+/// runs them in one transaction, commits, then answers them all. An
+/// operation that fails with a storage error (or panics) is answered
+/// alone and the rest run again without it.
+fn writer(db: &Database, queue: &mpsc::Receiver<Job>, commits: &AtomicU64) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -278,62 +309,62 @@ fn writer(db: &Database, queue: &mpsc::Receiver<Job>, commits: &std::sync::atomi
                 Err(_) => break,
             }
         }
-        let mut txn = match db.begin_write() {
-            Ok(txn) => txn,
-            Err(err) => {
-                let err = StoreError::storage(err);
-                tracing::error!(error = %err, "store: cannot begin a write transaction");
-                for job in batch {
-                    job(Err(&err)).0(None);
-                }
-                continue;
-            }
-        };
-        txn.set_quick_repair(true);
-        let _ = txn.set_durability(Durability::Immediate);
-        let now = Time::now();
-        let mut finishes = Vec::with_capacity(batch.len());
-        let mut failed: Option<StoreError> = None;
-        {
-            let mut tx = Tx::new(&txn, now);
-            for job in batch {
-                match catch_unwind(AssertUnwindSafe(|| job(Ok(&mut tx)))) {
-                    Ok((finish, poison)) => {
-                        finishes.push(finish);
-                        failed = failed.or(poison);
+        while !batch.is_empty() {
+            match run_batch(db, &mut batch, commits) {
+                Ok(result) => {
+                    if let Some(err) = &result {
+                        tracing::error!(error = %err, operations = batch.len(),
+                            "store: commit failed");
                     }
-                    Err(_) => {
-                        failed = failed.or(Some(StoreError::Storage(
-                            "a store operation panicked".into(),
-                        )));
+                    for job in batch.drain(..) {
+                        job.answer(result.clone());
                     }
                 }
+                Err((index, err)) => {
+                    tracing::error!(error = %err, "store: an operation failed; \
+                        its transaction was rolled back and the others run again");
+                    batch.remove(index).answer(Some(err));
+                }
             }
-        }
-        let outcome = match failed {
-            Some(err) => {
-                txn.abort().ok();
-                Some(StoreError::Storage(format!(
-                    "the transaction was rolled back: {}",
-                    match err {
-                        StoreError::Storage(message) => message,
-                        other => other.to_string(),
-                    }
-                )))
-            }
-            None => {
-                let result = txn.commit().err().map(StoreError::storage);
-                commits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                result
-            }
-        };
-        if let Some(err) = &outcome {
-            tracing::error!(error = %err, operations = finishes.len(), "store: commit failed");
-        }
-        for finish in finishes {
-            finish(outcome.as_ref());
         }
     }
+}
+
+/// Runs `batch` in one transaction. `Ok` holds the commit's error, if
+/// any; `Err` names the operation that spoiled the transaction (which was
+/// rolled back) and its error.
+fn run_batch(
+    db: &Database,
+    batch: &mut [Job],
+    commits: &AtomicU64,
+) -> Result<Option<StoreError>, (usize, StoreError)> {
+    let mut txn = match db.begin_write() {
+        Ok(txn) => txn,
+        Err(err) => return Ok(Some(StoreError::storage(err))),
+    };
+    txn.set_quick_repair(true);
+    let _ = txn.set_durability(Durability::Immediate);
+    let mut spoiled = None;
+    {
+        let mut tx = Tx::new(&txn, Time::now());
+        for (index, job) in batch.iter_mut().enumerate() {
+            let failed = match catch_unwind(AssertUnwindSafe(|| job.run(&mut tx))) {
+                Ok(failed) => failed,
+                Err(_) => Some(StoreError::Storage("a store operation panicked".into())),
+            };
+            if let Some(err) = failed {
+                spoiled = Some((index, err));
+                break;
+            }
+        }
+    }
+    if let Some(spoiled) = spoiled {
+        txn.abort().ok();
+        return Err(spoiled);
+    }
+    let result = txn.commit().err().map(StoreError::storage);
+    commits.fetch_add(1, Ordering::Relaxed);
+    Ok(result)
 }
 
 #[cfg(test)]

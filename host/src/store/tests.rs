@@ -254,22 +254,22 @@ fn the_same_alert_key_is_stored_once_and_incidents_update() {
     let data = serde_json::json!({"src_ip": "203.0.113.1"});
     let first = data.clone();
     let (signal, how) = store
-        .write_blocking(move |tx| tx.insert_signal(SignalKind::Alert, "k1", "test", first))
+        .write_blocking(move |tx| tx.insert_signal(SignalKind::Alert, "k1", "test", first.clone()))
         .unwrap();
     assert_eq!((signal.id, how), (1, Ingested::New));
     let again = data.clone();
     let (signal, how) = store
-        .write_blocking(move |tx| tx.insert_signal(SignalKind::Alert, "k1", "test", again))
+        .write_blocking(move |tx| tx.insert_signal(SignalKind::Alert, "k1", "test", again.clone()))
         .unwrap();
     assert_eq!((signal.id, how), (1, Ingested::Duplicate));
 
     let v1 = serde_json::json!({"state": "open"});
     let v2 = serde_json::json!({"state": "contained"});
     store
-        .write_blocking(move |tx| tx.insert_signal(SignalKind::Incident, "i1", "test", v1))
+        .write_blocking(move |tx| tx.insert_signal(SignalKind::Incident, "i1", "test", v1.clone()))
         .unwrap();
     let (signal, how) = store
-        .write_blocking(move |tx| tx.insert_signal(SignalKind::Incident, "i1", "test", v2))
+        .write_blocking(move |tx| tx.insert_signal(SignalKind::Incident, "i1", "test", v2.clone()))
         .unwrap();
     assert_eq!((signal.updates, how), (1, Ingested::Updated));
 }
@@ -423,26 +423,50 @@ fn retention_steps_over_kept_blocks_and_ends_its_round() {
 }
 
 #[test]
-fn an_operation_that_fails_midway_rolls_back_its_whole_transaction() {
+fn a_failing_operation_is_rolled_back_alone_and_its_batch_mates_commit() {
     let (_dir, store) = scratch();
-    let store2 = store.clone();
-    let partial = std::thread::spawn(move || {
-        store2.write_blocking(|tx| {
-            tx.put_task(None, &task(1, 1, "203.0.113.1"))?;
-            Err::<(), _>(StoreError::Storage(
-                "simulated failure after a write".into(),
-            ))
+    // The first write holds the writer while the next two queue up, so
+    // they share one transaction.
+    let (tell, wait) = std::sync::mpsc::channel::<()>();
+    let blocker = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            store.write_blocking(move |_tx| {
+                let _ = tell.send(());
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                Ok(())
+            })
         })
-    });
-    let err = partial.join().unwrap().unwrap_err();
+    };
+    wait.recv().unwrap();
+    let failing = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            store.write_blocking(|tx| {
+                tx.put_task(None, &task(1, 1, "203.0.113.1"))?;
+                Err::<(), _>(StoreError::Storage(
+                    "simulated failure after a write".into(),
+                ))
+            })
+        })
+    };
+    let innocent = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            store.write_blocking(|tx| tx.put_task(None, &task(2, 1, "203.0.113.2")))
+        })
+    };
+    blocker.join().unwrap().unwrap();
+    let err = failing.join().unwrap().unwrap_err();
     assert!(matches!(err, StoreError::Storage(_)), "{err}");
+    innocent.join().unwrap().unwrap();
     assert!(
         store.read(|r| r.task(1)).unwrap().is_none(),
         "the partial write was kept"
     );
-    // A refusal before any write leaves the others of its batch alone.
-    store
-        .write_blocking(|tx| tx.put_task(None, &task(2, 1, "203.0.113.2")))
-        .unwrap();
-    assert!(store.read(|r| r.task(2)).unwrap().is_some());
+    assert!(
+        store.read(|r| r.task(2)).unwrap().is_some(),
+        "the innocent write was lost"
+    );
 }

@@ -168,15 +168,14 @@ async fn an_allowlist_entry_added_while_tasks_wait_stops_them() {
     config.rates.insert(
         "test".into(),
         riposte::engine::Rate {
-            per_second: 2.0,
+            per_second: 1.0,
             burst: 1,
         },
     );
     let engine = start_engine(&dir.store(), endpoint.port(), config).await;
     install_block(&engine, "block", "CountedBlock", None).await;
-    for n in 1..=6 {
-        alert(&engine, "block", &format!("198.51.100.{n}")).await;
-    }
+    let ips: Vec<String> = (1..=6).map(|n| format!("198.51.100.{n}")).collect();
+    futures::future::join_all(ips.iter().map(|ip| alert(&engine, "block", ip))).await;
     engine
         .add_allow(
             AllowEntry {
@@ -193,7 +192,7 @@ async fn an_allowlist_entry_added_while_tasks_wait_stops_them() {
         )
         .await
         .unwrap();
-    let tasks = wait_tasks(&engine, "all settled", Duration::from_secs(15), |tasks| {
+    let tasks = wait_tasks(&engine, "all settled", Duration::from_secs(20), |tasks| {
         tasks.len() == 6 && tasks.iter().all(|t| t.status.is_terminal())
     })
     .await;
@@ -244,5 +243,61 @@ async fn an_alert_nested_too_deep_is_refused_and_nothing_is_stored() {
             .unwrap()
             .is_none()
     );
+    engine.stop();
+}
+
+/// From the second review of issue 3: a task waiting for a retry when its
+/// entity is allowlisted may already have acted (a timeout, a crash); it
+/// ends `Failed` with the reason, not `Ignored`, which would claim nothing
+/// was done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_refused_by_a_new_allowlist_entry_ends_failed_not_ignored() {
+    let endpoint = CountingEndpoint::start().await;
+    let dir = Scratch::new("late-allow-retry");
+    let mut config = test_config();
+    config.backoff.base = Duration::from_secs(2);
+    config.backoff.max = Duration::from_secs(2);
+    let engine = start_engine(&dir.store(), endpoint.port(), config).await;
+    install_block(&engine, "block", "CountedBlock", None).await;
+    endpoint.fail_next(1);
+    alert(&engine, "block", "198.51.100.77").await;
+    wait_tasks(
+        &engine,
+        "the first failure",
+        Duration::from_secs(10),
+        |tasks| {
+            tasks.len() == 1
+                && tasks[0].attempt_count == 1
+                && tasks[0].status == TaskStatus::Waiting
+        },
+    )
+    .await;
+    engine
+        .add_allow(
+            AllowEntry {
+                id: 0,
+                kind: EntityKind::Ip,
+                value: "198.51.100.77".into(),
+                scope: Scope::Global,
+                expires_at: None,
+                reason: "partner scanner".into(),
+                created_by: String::new(),
+                created_at: Time::now(),
+            },
+            "alice",
+        )
+        .await
+        .unwrap();
+    let tasks = wait_tasks(&engine, "the refusal", Duration::from_secs(10), |tasks| {
+        tasks[0].status.is_terminal()
+    })
+    .await;
+    assert_eq!(tasks[0].status, TaskStatus::Failed);
+    let message = &tasks[0].failure.as_ref().unwrap().message;
+    assert!(
+        message.contains("partner scanner") && message.contains("may have taken effect"),
+        "{message}"
+    );
+    assert_eq!(endpoint.hits().len(), 1, "the retry was not sent");
     engine.stop();
 }

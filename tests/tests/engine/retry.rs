@@ -143,15 +143,14 @@ async fn irreversible_actions_are_never_retried_automatically_or_by_hand() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_to_one_target_never_exceed_its_concurrency_bound() {
     let endpoint = CountingEndpoint::start().await;
-    endpoint.set_latency(Duration::from_millis(150));
+    endpoint.set_latency(Duration::from_millis(300));
     let dir = Scratch::new("bound");
     let mut config = test_config();
     config.target_concurrency = 2;
     let engine = start_engine(&dir.store(), endpoint.port(), config).await;
     install_block(&engine, "block", "CountedBlock", None).await;
-    for n in 1..=8 {
-        alert(&engine, "block", &format!("203.0.113.{n}")).await;
-    }
+    let ips: Vec<String> = (1..=8).map(|n| format!("203.0.113.{n}")).collect();
+    futures::future::join_all(ips.iter().map(|ip| alert(&engine, "block", ip))).await;
     wait_tasks(&engine, "8 blocks", Duration::from_secs(20), |t| {
         all_in(t, TaskStatus::Succeeded, 8)
     })
