@@ -283,7 +283,8 @@ fn main() {
     }
     opens.sort();
     eprintln!(
-        "store of {stored} tasks ({:.0} MiB, filled in {fill:?}): open + recovery scan {:?} (best of 3), {:?} (worst)",
+        "store of {stored} tasks ({:.0} MiB, filled in {fill:?}): \
+         open + recovery scan {:?} (best of 3), {:?} (worst)",
         size as f64 / 1048576.0,
         opens[0],
         opens[2]
@@ -293,7 +294,8 @@ fn main() {
     println!("| --- | --- |");
     println!("| sustained throughput, {count} alerts, 1 ms endpoint | {rate:.0} tasks/s |");
     println!(
-        "| alert accepted -> first provider request at 200 alerts/s | p50 {p50:.1?}, p99 {p99:.1?}, max {max:.1?} |"
+        "| alert accepted -> first provider request at 200 alerts/s \
+         | p50 {p50:.1?}, p99 {p99:.1?}, max {max:.1?} |"
     );
     println!(
         "| open a store of {stored} tasks + recovery scan | {:.1?} (best of 3), {:.1?} (worst) |",

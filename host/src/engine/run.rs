@@ -128,21 +128,9 @@ async fn attempt(engine: &Engine, id: u64) -> bool {
     };
 
     let planner = engine.planner();
-    let result = match (
-        planner.catalog.action(&task.action),
-        planner.targets.get(&task.target),
-    ) {
-        (None, _) => Err(TaskFailure::new(
-            FailureKind::NotFound,
-            false,
-            format!("no installed component implements `{}`", task.action),
-        )),
-        (_, None) => Err(TaskFailure::new(
-            FailureKind::NotFound,
-            false,
-            format!("target `{}` no longer exists", task.target),
-        )),
-        (Some((installed, _)), Some(target)) => {
+    let result = match resolve(&planner, &task) {
+        Err(failure) => Err(failure),
+        Ok((installed, target)) => {
             let request = request_of(&task, target);
             let report = inner
                 .runtime
@@ -465,16 +453,13 @@ async fn revert(engine: &Engine, id: u64) {
             return;
         }
     };
-    let _permits = inner
+    let permits = inner
         .limiters
         .acquire(&task.provider, &task.target, &task.action)
         .await;
     let planner = engine.planner();
-    let result = match (
-        planner.catalog.action(&task.action),
-        planner.targets.get(&task.target),
-    ) {
-        (Some((installed, _)), Some(target)) => {
+    let result = match resolve(&planner, &task) {
+        Ok((installed, target)) => {
             let token = task.revert_token.clone().unwrap_or_default();
             inner
                 .runtime
@@ -488,17 +473,10 @@ async fn revert(engine: &Engine, id: u64) {
                 .await
                 .result
         }
-        (None, _) => Err(TaskFailure::new(
-            FailureKind::NotFound,
-            false,
-            format!("no installed component implements `{}`", task.action),
-        )),
-        (_, None) => Err(TaskFailure::new(
-            FailureKind::NotFound,
-            false,
-            format!("target `{}` no longer exists", task.target),
-        )),
+        Err(failure) => Err(failure),
     };
+    // The provider and target slots are for calls, not for bookkeeping.
+    drop(permits);
     let backoff = inner.config.revert_backoff;
     let recorded = write_persistently(engine, "a revert", || {
         let result = result.clone();
@@ -597,6 +575,30 @@ fn record_revert(
         .unwrap_or_else(|| "expiry".into());
     tx.audit(&actor, "task.revert", &object, detail)?;
     Ok(Some(revert))
+}
+
+/// The component and target a task runs with, or why it cannot run: the
+/// action's component was removed, or the target deleted, since the task
+/// was created.
+fn resolve<'p>(
+    planner: &'p Planner,
+    task: &Task,
+) -> Result<(std::sync::Arc<super::Installed>, &'p TargetRecord), TaskFailure> {
+    let Some((installed, _)) = planner.catalog.action(&task.action) else {
+        return Err(TaskFailure::new(
+            FailureKind::NotFound,
+            false,
+            format!("no installed component implements `{}`", task.action),
+        ));
+    };
+    let Some(target) = planner.targets.get(&task.target) else {
+        return Err(TaskFailure::new(
+            FailureKind::NotFound,
+            false,
+            format!("target `{}` no longer exists", task.target),
+        ));
+    };
+    Ok((installed, target))
 }
 
 /// The WIT request for a task on a target.

@@ -6,14 +6,18 @@
 //! A policy's status is never set by hand; [`derive_status`] computes it
 //! from its tasks' statuses and whether script steps remain to evaluate:
 //!
-//! | tasks (and steps)                                   | policy status        |
-//! | --------------------------------------------------- | -------------------- |
-//! | steps remain, or a task is `Waiting`/`Executing`, and nothing has started | `Waiting` |
-//! | steps remain, or a task is `Waiting`/`Executing`, and something started (a task is `Executing` or terminal) | `Executing` |
-//! | all terminal, and no task other than `Ignored` (or no task at all) | `Ignored` |
-//! | all terminal, every task not `Ignored` is `Succeeded` | `Succeeded` |
-//! | all terminal, every task not `Ignored` is `Failed`  | `Failed`             |
-//! | all terminal, any other mix (some succeeded, some failed, or a task `PartiallySucceeded`) | `PartiallySucceeded` |
+//! 1. While steps remain to be evaluated or a task is `Waiting` or
+//!    `Executing`: `Waiting` if nothing has started yet, else `Executing`
+//!    (a task is `Executing` or terminal).
+//! 2. Once every task is terminal and no step remains, over the tasks that
+//!    are not `Ignored`:
+//!
+//! | those tasks                                           | policy status        |
+//! | ----------------------------------------------------- | -------------------- |
+//! | none (all `Ignored`, or no task at all)                | `Ignored`            |
+//! | all `Succeeded`                                        | `Succeeded`          |
+//! | all `Failed`                                           | `Failed`             |
+//! | any other mix, or one `PartiallySucceeded`             | `PartiallySucceeded` |
 //!
 //! `Ignored` tasks are neutral: a block on five firewalls with one of them
 //! allowlisted succeeded where it was meant to act. Reverting a task does

@@ -123,7 +123,8 @@ async fn one_alert_yields_at_most_256_entities_per_rule_and_says_so() {
     let endpoint = CountingEndpoint::start().await;
     let dir = Scratch::new("many");
     let engine = start_engine(&dir.store(), endpoint.port(), test_config()).await;
-    let script = "name: many\nentity: {kind: ip, from: alert.ips}\nsteps:\n  - {id: act, action: CountedBlock, targets: [edge]}\n";
+    let script = "name: many\nentity: {kind: ip, from: alert.ips}\nsteps:\n  \
+                  - {id: act, action: CountedBlock, targets: [edge]}\n";
     engine
         .publish_script(
             riposte::model::ScriptSpec::from_yaml(script).unwrap(),
