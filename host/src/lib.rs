@@ -13,17 +13,28 @@
 //!   retries, revert timers and recovery after a crash;
 //! - [`runtime`]: the wasmtime engine, per-call limits, the egress gate,
 //!   secrets and guest logging;
+//! - [`api`]: the HTTP API (axum): routes, tokens and roles, problem
+//!   documents, the OpenAPI document and metrics;
+//! - [`vault`]: secrets sealed at rest under the master key;
+//! - [`daemon`]: the daemon assembled from a data directory (`riposte serve`);
 //! - [`demo`]: the end-to-end demo against the provider simulator.
 //!
 //! Data flows one way: ingest -> engine -> runtime -> component, and
 //! results flow back into the store.
 
+// The OpenAPI schemas are one `json!` literal, deeper than the default 128.
+#![recursion_limit = "512"]
+
+pub mod api;
+pub mod daemon;
 pub mod demo;
 pub mod engine;
 pub mod ingest;
+pub mod metrics;
 pub mod model;
 pub mod runtime;
 pub mod store;
+pub mod vault;
 
 /// Handling components bundled into the binary, built for wasm32-wasip2
 /// by `build.rs`.

@@ -14,10 +14,11 @@ use riposte::runtime::{Runtime, RuntimeConfig, wit};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// Paths of the guest components, built for wasm32-wasip2 by `build.rs`.
+pub mod api;
 pub mod endpoint;
 pub mod engine;
 
+/// Paths of the guest components, built for wasm32-wasip2 by `build.rs`.
 pub mod guests {
     include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 }

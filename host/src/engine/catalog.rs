@@ -1,7 +1,7 @@
 //! The components the engine can run, with their grants, indexed by the
 //! action identifiers they implement.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::model::{ActionFacts, EntityKind};
@@ -19,6 +19,9 @@ pub struct Installed {
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     by_action: HashMap<String, Arc<Installed>>,
+    /// Names of components an admin disabled: their actions start no new
+    /// task, but reverts of what they did still run.
+    disabled: HashSet<String>,
 }
 
 impl Catalog {
@@ -52,10 +55,43 @@ impl Catalog {
         Some((installed.clone(), info))
     }
 
-    /// What validation needs to know about every action.
+    /// Whether the component called `name` may start new tasks.
+    pub fn is_enabled(&self, name: &str) -> bool {
+        !self.disabled.contains(name)
+    }
+
+    /// Enables or disables a component by name; false when none is
+    /// installed under that name.
+    pub fn set_enabled(&mut self, name: &str, enabled: bool) -> bool {
+        if !self
+            .by_action
+            .values()
+            .any(|i| i.component.info().name == name)
+        {
+            return false;
+        }
+        if enabled {
+            self.disabled.remove(name);
+        } else {
+            self.disabled.insert(name.to_string());
+        }
+        true
+    }
+
+    /// Every installed component by name.
+    pub fn components(&self) -> BTreeMap<String, Arc<Installed>> {
+        self.by_action
+            .values()
+            .map(|i| (i.component.info().name.clone(), i.clone()))
+            .collect()
+    }
+
+    /// What validation needs to know about every action of an enabled
+    /// component.
     pub fn facts(&self) -> HashMap<String, ActionFacts> {
         self.by_action
             .iter()
+            .filter(|(_, installed)| self.is_enabled(&installed.component.info().name))
             .filter_map(|(id, installed)| {
                 let info = installed.component.action(id)?;
                 Some((

@@ -19,6 +19,7 @@
 //! idempotency key; the others end `Failed` with "interrupted: outcome
 //! unknown" and are never run again on the engine's own initiative.
 
+mod admin;
 mod catalog;
 mod limits;
 mod plan;
@@ -34,6 +35,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
+pub use admin::credential_name;
 pub use catalog::{Catalog, Installed};
 pub use limits::{Backoff, Rate, default_rates};
 pub use plan::{Draft, Planner, Skipped};
@@ -66,6 +68,9 @@ pub struct EngineConfig {
     pub guardrails: Guardrails,
     /// Per-call limits; `None` uses the runtime's.
     pub call_limits: Option<Limits>,
+    /// Seals target credentials at rest; without one, credentials cannot
+    /// be stored.
+    pub vault: Option<Arc<crate::vault::Vault>>,
 }
 
 impl Default for EngineConfig {
@@ -85,6 +90,7 @@ impl Default for EngineConfig {
             purge_batch: 500,
             guardrails: Guardrails::with_local_addresses(Vec::new()),
             call_limits: None,
+            vault: None,
         }
     }
 }
@@ -190,6 +196,7 @@ impl Engine {
             }),
         };
         engine.reload()?;
+        engine.load_secrets_and_switches()?;
         recovery::settle_interrupted(&engine).await?;
         // Due timers fire while open policies are being moved on.
         tokio::spawn(run::timer_loop(engine.clone()));
@@ -248,6 +255,39 @@ impl Engine {
         Ok(())
     }
 
+    /// Changes the catalog of the current planner snapshot.
+    pub(crate) fn with_catalog(&self, change: impl FnOnce(&mut Catalog)) {
+        let _reloading = self.inner.reload.lock().unwrap_or_else(|e| e.into_inner());
+        let mut planner = self
+            .inner
+            .planner
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut next = Planner::clone(&planner);
+        change(&mut next.catalog);
+        *planner = Arc::new(next);
+    }
+
+    /// The installed components by name, and whether each is enabled.
+    pub fn components(&self) -> Vec<(Arc<Installed>, bool)> {
+        let planner = self.planner();
+        planner
+            .catalog
+            .components()
+            .into_values()
+            .map(|installed| {
+                let enabled = planner.catalog.is_enabled(&installed.component.info().name);
+                (installed, enabled)
+            })
+            .collect()
+    }
+
+    /// The response rules, scripts (latest versions), targets and allowlist
+    /// in force.
+    pub fn rules(&self) -> Vec<RuleSpec> {
+        self.planner().rules.clone()
+    }
+
     /// What scripts and rules may name right now.
     pub fn known(&self) -> Known {
         let planner = self.planner();
@@ -264,22 +304,7 @@ impl Engine {
 
     /// Creates or replaces a target.
     pub async fn put_target(&self, target: TargetRecord, actor: &str) -> Result<(), EngineError> {
-        let mut problems = Vec::new();
-        if let Err(err) = crate::model::check_name(&target.id) {
-            problems.push(format!("field `id`: {err}"));
-        }
-        if let Err(err) = crate::runtime::gate::Origin::parse_url(&target.endpoint) {
-            problems.push(format!(
-                "field `endpoint`: {err}; expected a base URL such as \
-                 `https://wafopenapi.cn-hangzhou.aliyuncs.com`"
-            ));
-        }
-        if target.provider.trim().is_empty() {
-            problems.push("field `provider`: must not be empty".into());
-        }
-        if !problems.is_empty() {
-            return Err(EngineError::Invalid(problems));
-        }
+        check_target(&target)?;
         let actor = actor.to_string();
         self.inner
             .store
@@ -528,6 +553,23 @@ impl Engine {
         entity: Entity,
         actor: &str,
     ) -> Result<u64, EngineError> {
+        let source = Source {
+            kind: SourceKind::ManualScriptRun,
+            rule: None,
+            alert: None,
+            actor: Some(actor.to_string()),
+        };
+        self.run_script_from(script, entity, source, actor).await
+    }
+
+    /// Runs the latest version of a script on `entity` with `source`.
+    async fn run_script_from(
+        &self,
+        script: &str,
+        entity: Entity,
+        source: Source,
+        actor: &str,
+    ) -> Result<u64, EngineError> {
         let planner = self.planner();
         let version = planner
             .scripts
@@ -537,12 +579,7 @@ impl Engine {
         let draft = Draft {
             entity,
             script: version,
-            source: Source {
-                kind: SourceKind::ManualScriptRun,
-                rule: None,
-                alert: None,
-                actor: Some(actor.to_string()),
-            },
+            source,
             dedup: None,
             rule: None,
         };
@@ -681,6 +718,27 @@ impl Engine {
     pub(crate) fn inner(&self) -> &Inner {
         &self.inner
     }
+}
+
+/// Checks a target's id, endpoint and provider.
+fn check_target(target: &TargetRecord) -> Result<(), EngineError> {
+    let mut problems = Vec::new();
+    if let Err(err) = crate::model::check_name(&target.id) {
+        problems.push(format!("field `id`: {err}"));
+    }
+    if let Err(err) = crate::runtime::gate::Origin::parse_url(&target.endpoint) {
+        problems.push(format!(
+            "field `endpoint`: {err}; expected a base URL such as \
+             `https://wafopenapi.cn-hangzhou.aliyuncs.com`"
+        ));
+    }
+    if target.provider.trim().is_empty() {
+        problems.push("field `provider`: must not be empty".into());
+    }
+    if !problems.is_empty() {
+        return Err(EngineError::Invalid(problems));
+    }
+    Ok(())
 }
 
 fn store_to_engine(err: StoreError) -> EngineError {

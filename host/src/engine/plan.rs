@@ -23,7 +23,7 @@ pub const MAX_ENTITIES: usize = 256;
 
 /// An immutable snapshot of everything decisions depend on; replaced as a
 /// whole when an operator changes any of it.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Planner {
     pub catalog: Catalog,
     pub targets: BTreeMap<String, TargetRecord>,
@@ -404,9 +404,13 @@ impl Planner {
             crate::runtime::wit::ActionInfo,
         )>,
     ) -> Option<String> {
-        let Some((_, info)) = found else {
+        let Some((installed, info)) = found else {
             return Some(format!("no installed component implements `{action}`"));
         };
+        let component = &installed.component.info().name;
+        if !self.catalog.is_enabled(component) {
+            return Some(format!("component `{component}` is disabled"));
+        }
         let accepts = info
             .entity_kinds
             .iter()

@@ -128,7 +128,7 @@ async fn attempt(engine: &Engine, id: u64) -> bool {
     };
 
     let planner = engine.planner();
-    let result = match resolve(&planner, &task) {
+    let result = match resolve(&planner, &task, false) {
         Err(failure) => Err(failure),
         Ok((installed, target)) => {
             let request = request_of(&task, target);
@@ -141,6 +141,7 @@ async fn attempt(engine: &Engine, id: u64) -> bool {
                     inner.config.call_limits.as_ref(),
                 )
                 .await;
+            record_call_metrics(&task.action, "execute", &report);
             report.result
         }
     };
@@ -458,10 +459,10 @@ async fn revert(engine: &Engine, id: u64) {
         .acquire(&task.provider, &task.target, &task.action)
         .await;
     let planner = engine.planner();
-    let result = match resolve(&planner, &task) {
+    let result = match resolve(&planner, &task, true) {
         Ok((installed, target)) => {
             let token = task.revert_token.clone().unwrap_or_default();
-            inner
+            let report = inner
                 .runtime
                 .revert(
                     &installed.component,
@@ -470,8 +471,9 @@ async fn revert(engine: &Engine, id: u64) {
                     token,
                     inner.config.call_limits.as_ref(),
                 )
-                .await
-                .result
+                .await;
+            record_call_metrics(&task.action, "revert", &report);
+            report.result
         }
         Err(failure) => Err(failure),
     };
@@ -580,9 +582,13 @@ fn record_revert(
 /// The component and target a task runs with, or why it cannot run: the
 /// action's component was removed, or the target deleted, since the task
 /// was created.
+///
+/// A disabled component starts nothing new, but still reverts what it did:
+/// a block must not outlive its expiry because its component was disabled.
 fn resolve<'p>(
     planner: &'p Planner,
     task: &Task,
+    revert: bool,
 ) -> Result<(std::sync::Arc<super::Installed>, &'p TargetRecord), TaskFailure> {
     let Some((installed, _)) = planner.catalog.action(&task.action) else {
         return Err(TaskFailure::new(
@@ -591,6 +597,14 @@ fn resolve<'p>(
             format!("no installed component implements `{}`", task.action),
         ));
     };
+    let component = &installed.component.info().name;
+    if !revert && !planner.catalog.is_enabled(component) {
+        return Err(TaskFailure::new(
+            FailureKind::InvalidInput,
+            false,
+            format!("component `{component}` is disabled; enable it, then retry the task"),
+        ));
+    }
     let Some(target) = planner.targets.get(&task.target) else {
         return Err(TaskFailure::new(
             FailureKind::NotFound,
@@ -728,4 +742,22 @@ pub(super) async fn retention_loop(engine: Engine) {
             _ = stop.changed() => return,
         }
     }
+}
+
+fn record_call_metrics<T>(
+    action: &str,
+    kind: &'static str,
+    report: &crate::runtime::CallReport<T>,
+) {
+    let outcome = match &report.result {
+        Ok(_) => "ok".to_string(),
+        Err(failure) => failure.kind.to_string(),
+    };
+    crate::metrics::record_call(
+        action,
+        kind,
+        report.elapsed,
+        &outcome,
+        report.refusals.len(),
+    );
 }

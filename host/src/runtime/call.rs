@@ -135,7 +135,7 @@ impl Runtime {
         let allowed = scope
             .credential
             .iter()
-            .filter(|name| grant.secrets.contains(name))
+            .filter(|name| grant.allows_secret(name))
             .cloned()
             .collect();
         let stderr = StderrCapture::new(STDERR_CAPTURE);

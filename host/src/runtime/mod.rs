@@ -77,8 +77,22 @@ pub struct Grant {
     /// Origins the component may call (see [`HostGrant`]).
     pub hosts: Vec<HostGrant>,
     /// Names of secrets the component may open, each only in calls whose
-    /// target names it as its credential.
+    /// target names it as its credential. A name ending in `*` grants every
+    /// name with that prefix (`target:*`: the credential of whichever
+    /// target a task runs on, and no other).
     pub secrets: Vec<String>,
+}
+
+impl Grant {
+    /// Whether the secret called `name` is granted.
+    pub fn allows_secret(&self, name: &str) -> bool {
+        self.secrets
+            .iter()
+            .any(|granted| match granted.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => granted == name,
+            })
+    }
 }
 
 /// A compiled, pre-linked component and what it said about itself.
@@ -216,6 +230,12 @@ impl Runtime {
     /// The runtime's configuration.
     pub fn config(&self) -> &RuntimeConfig {
         &self.config
+    }
+
+    /// The secret values components may use; changes apply to the next
+    /// call.
+    pub fn secrets(&self) -> &SecretStore {
+        &self.secrets
     }
 
     /// Compiles `wasm` on a blocking thread, links it, and calls its

@@ -119,6 +119,11 @@ impl SecretStore {
         table.redactor = Redactor::for_values(table.values.values());
     }
 
+    /// The public id of the secret called `name`, if there is one.
+    pub fn public_id(&self, name: &str) -> Option<String> {
+        self.get(name).map(|value| value.public_id.clone())
+    }
+
     fn get(&self, name: &str) -> Option<Arc<SecretValue>> {
         let table = self.inner.read().unwrap_or_else(|e| e.into_inner());
         table.values.get(name).cloned()

@@ -31,9 +31,9 @@ use std::thread;
 
 use redb::{Database, Durability, ReadableDatabase};
 
-pub use query::{Page, PolicyFilter, TaskFilter};
+pub use query::{AuditFilter, MAX_PAGE, Page, PolicyFilter, TaskFilter};
 pub use retention::Purged;
-pub use tx::{AuditEntry, Ingested, Reader, Signal, SignalKind, TargetRecord, Tx};
+pub use tx::{AuditEntry, Ingested, Reader, Signal, SignalKind, TargetRecord, TokenRecord, Tx};
 
 use crate::model::Time;
 

@@ -9,8 +9,8 @@ use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use super::tables::{POLICIES, POLICY_INDEX, TASK_INDEX, TASKS};
-use super::tx::{Reader, decode};
+use super::tables::{AUDIT, POLICIES, POLICY_INDEX, TASK_INDEX, TASKS};
+use super::tx::{AuditEntry, Reader, Signal, SignalKind, decode, signal_table};
 use crate::model::{Policy, Task, Time};
 
 /// A page of results and the cursor of the next one.
@@ -90,6 +90,44 @@ impl PolicyFilter {
     }
 }
 
+/// Filters on the audit log; all given ones must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    /// An action such as `task.retry`, or a prefix ending in `.` such as
+    /// `task.`.
+    pub action: Option<String>,
+    /// An object such as `task/42`.
+    pub object: Option<String>,
+    pub since: Option<Time>,
+    pub until: Option<Time>,
+}
+
+impl AuditFilter {
+    fn matches(&self, entry: &AuditEntry) -> bool {
+        self.actor
+            .as_ref()
+            .is_none_or(|actor| &entry.actor == actor)
+            && self.action.as_ref().is_none_or(|action| {
+                if action.ends_with('.') {
+                    entry.action.starts_with(action.as_str())
+                } else {
+                    &entry.action == action
+                }
+            })
+            && self
+                .object
+                .as_ref()
+                .is_none_or(|object| &entry.object == object)
+            && self.since.is_none_or(|since| entry.at >= since)
+            && self.until.is_none_or(|until| entry.at < until)
+    }
+}
+
+/// The most records one audit or signal page may read past before it
+/// returns what it found, so that a rare filter cannot scan the whole log.
+const MAX_SCAN: usize = 100_000;
+
 /// The most items a page holds.
 pub const MAX_PAGE: usize = 500;
 
@@ -136,6 +174,71 @@ impl Reader {
             "policy",
             check,
         )
+    }
+}
+
+impl Reader {
+    /// Audit entries matching `filter`, newest first, with ids below
+    /// `before`. A page stops after [`MAX_SCAN`] records and then returns
+    /// a cursor even if it is short.
+    pub fn list_audit(
+        &self,
+        filter: &AuditFilter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Page<AuditEntry>, StoreError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        let table = self.table(AUDIT)?;
+        let mut items = Vec::new();
+        let mut scanned = 0;
+        let mut last = None;
+        for row in table
+            .range(..before.unwrap_or(u64::MAX))
+            .map_err(StoreError::storage)?
+            .rev()
+        {
+            let (id, bytes) = row.map_err(StoreError::storage)?;
+            last = Some(id.value());
+            let entry: AuditEntry = decode(bytes.value(), "audit")?;
+            if filter.matches(&entry) {
+                items.push(entry);
+                if items.len() >= limit {
+                    break;
+                }
+            }
+            scanned += 1;
+            if scanned >= MAX_SCAN {
+                break;
+            }
+        }
+        let full = items.len() >= limit || scanned >= MAX_SCAN;
+        let next = if full { last } else { None };
+        Ok(Page { items, next })
+    }
+
+    /// Alerts or incidents, newest first, with ids below `before`.
+    pub fn list_signals(
+        &self,
+        kind: SignalKind,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Page<Signal>, StoreError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        let table = self.table(signal_table(kind))?;
+        let mut items = Vec::new();
+        let mut last = None;
+        for row in table
+            .range(..before.unwrap_or(u64::MAX))
+            .map_err(StoreError::storage)?
+            .rev()
+            .take(limit)
+        {
+            let (id, bytes) = row.map_err(StoreError::storage)?;
+            last = Some(id.value());
+            items.push(decode(bytes.value(), "alert")?);
+        }
+        let next = if items.len() >= limit { last } else { None };
+        Ok(Page { items, next })
     }
 }
 

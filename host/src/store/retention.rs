@@ -189,6 +189,7 @@ impl Tx<'_> {
                 .remove((key.as_str(), task.id))
                 .map_err(StoreError::storage)?;
         }
+        super::tx::add_count(&mut self.table(TASK_COUNTS)?, &count_key(task), -1)?;
         self.table(TASKS)?
             .remove(task.id)
             .map_err(StoreError::storage)?;

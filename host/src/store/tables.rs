@@ -44,6 +44,16 @@ pub const REVERT_TIMERS: TableDefinition<(i64, u64), ()> = TableDefinition::new(
 
 pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 
+/// Tasks by `status|action` -> how many, kept in step by every task write
+/// and delete, for metrics without a scan.
+pub const TASK_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("task_counts");
+/// API tokens by name: role and the SHA-256 of the secret part, never the
+/// token itself.
+pub const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
+/// Secret values by name, sealed by [`crate::vault::Vault`]; the store
+/// never holds one in clear.
+pub const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("secrets");
+
 /// Creates missing tables and checks or records the schema version.
 pub fn init(db: &Database, path: &Path) -> Result<(), OpenStoreError> {
     let init_error = |err: &dyn std::fmt::Display| OpenStoreError::Init {
@@ -100,7 +110,7 @@ pub fn init(db: &Database, path: &Path) -> Result<(), OpenStoreError> {
         TASK_INDEX,
         TASK_QUEUE
     );
-    create!(REVERT_TIMERS, AUDIT);
+    create!(REVERT_TIMERS, AUDIT, TASK_COUNTS, TOKENS, SECRETS);
     txn.commit().map_err(|err| init_error(&err))
 }
 
@@ -114,6 +124,11 @@ pub fn task_keys(task: &Task) -> Vec<String> {
         format!("policy={}", task.policy_id),
         format!("entity={}", task.entity.key()),
     ]
+}
+
+/// The key of a task in [`TASK_COUNTS`].
+pub fn count_key(task: &Task) -> String {
+    format!("{}|{}", task.status, task.action)
 }
 
 /// The index keys of a policy.

@@ -87,6 +87,19 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// An API token as stored: its name, role, and the SHA-256 of its secret
+/// part. The token itself is shown once, when created, and kept nowhere.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub name: String,
+    /// `viewer`, `operator` or `admin`.
+    pub role: String,
+    /// Hex SHA-256 of the token's secret part.
+    pub hash: String,
+    pub created_at: Time,
+    pub created_by: String,
+}
+
 pub(super) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("store records serialize")
 }
@@ -282,6 +295,17 @@ impl<'a> Tx<'a> {
                     .map_err(StoreError::storage)?;
             }
         }
+        let new_count = count_key(task);
+        match old.map(count_key) {
+            Some(old_count) if old_count == new_count => {}
+            old_count => {
+                let mut counts = self.table(TASK_COUNTS)?;
+                if let Some(old_count) = old_count {
+                    add_count(&mut counts, &old_count, -1)?;
+                }
+                add_count(&mut counts, &new_count, 1)?;
+            }
+        }
         self.table(TASKS)?
             .insert(task.id, encode(task).as_slice())
             .map_err(StoreError::storage)?;
@@ -386,6 +410,92 @@ impl<'a> Tx<'a> {
         Ok(entry)
     }
 
+    /// Replaces an allowlist entry, keeping its id, author and creation
+    /// time; false when there was none.
+    pub fn replace_allow(&mut self, entry: &AllowEntry) -> Result<bool, StoreError> {
+        let mut table = self.table(ALLOWLIST)?;
+        let Some(old) = load::<u64, AllowEntry>(&table, entry.id, "allowlist")? else {
+            return Ok(false);
+        };
+        let entry = AllowEntry {
+            created_by: old.created_by,
+            created_at: old.created_at,
+            ..entry.clone()
+        };
+        table
+            .insert(entry.id, encode(&entry).as_slice())
+            .map_err(StoreError::storage)?;
+        Ok(true)
+    }
+
+    /// Deletes a target; false when there was none.
+    pub fn delete_target(&mut self, id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .table(TARGETS)?
+            .remove(id)
+            .map_err(StoreError::storage)?
+            .is_some())
+    }
+
+    /// A value of the `meta` table.
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let meta = self.table(META)?;
+        let value = meta.get(key).map_err(StoreError::storage)?;
+        Ok(value.map(|value| value.value().to_string()))
+    }
+
+    /// Ids of tasks under an index key such as `target=edge`, ascending.
+    pub fn task_ids_with(&self, key: &str) -> Result<Vec<u64>, StoreError> {
+        index_ids(&self.table(TASK_INDEX)?, key)
+    }
+
+    /// Sets a value of the `meta` table.
+    pub fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.table(META)?
+            .insert(key, value)
+            .map_err(StoreError::storage)?;
+        Ok(())
+    }
+
+    /// Creates or replaces an API token record.
+    pub fn put_token(&mut self, token: &TokenRecord) -> Result<(), StoreError> {
+        self.table(TOKENS)?
+            .insert(token.name.as_str(), encode(token).as_slice())
+            .map_err(StoreError::storage)?;
+        Ok(())
+    }
+
+    /// The token called `name`, if any.
+    pub fn token(&self, name: &str) -> Result<Option<TokenRecord>, StoreError> {
+        load(&self.table(TOKENS)?, name, "token")
+    }
+
+    /// Deletes a token; false when there was none.
+    pub fn delete_token(&mut self, name: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .table(TOKENS)?
+            .remove(name)
+            .map_err(StoreError::storage)?
+            .is_some())
+    }
+
+    /// Stores a sealed secret under `name`.
+    pub fn put_secret(&mut self, name: &str, sealed: &[u8]) -> Result<(), StoreError> {
+        self.table(SECRETS)?
+            .insert(name, sealed)
+            .map_err(StoreError::storage)?;
+        Ok(())
+    }
+
+    /// Deletes a secret; false when there was none.
+    pub fn delete_secret(&mut self, name: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .table(SECRETS)?
+            .remove(name)
+            .map_err(StoreError::storage)?
+            .is_some())
+    }
+
     /// Removes an allowlist entry; false when there was none.
     pub fn remove_allow(&mut self, id: u64) -> Result<bool, StoreError> {
         Ok(self
@@ -418,6 +528,25 @@ impl<'a> Tx<'a> {
     }
 }
 
+/// Adds `delta` to a count, dropping it at zero.
+pub(super) fn add_count(
+    counts: &mut Table<'_, &str, u64>,
+    key: &str,
+    delta: i64,
+) -> Result<(), StoreError> {
+    let now = counts
+        .get(key)
+        .map_err(StoreError::storage)?
+        .map_or(0, |value| value.value());
+    let next = now.saturating_add_signed(delta);
+    if next == 0 {
+        counts.remove(key).map_err(StoreError::storage)?;
+    } else {
+        counts.insert(key, next).map_err(StoreError::storage)?;
+    }
+    Ok(())
+}
+
 /// When a task is due in the run queue and when its revert timer fires.
 fn schedule_of(task: &Task) -> (Option<Time>, Option<Time>) {
     use crate::model::{RevertStatus, TaskStatus};
@@ -429,6 +558,11 @@ fn schedule_of(task: &Task) -> (Option<Time>, Option<Time>) {
         _ => None,
     });
     (due, timer)
+}
+
+/// The table of alerts or incidents.
+pub(super) fn signal_table(kind: SignalKind) -> TableDefinition<'static, u64, &'static [u8]> {
+    signal_tables(kind).0
 }
 
 fn signal_tables(
@@ -540,6 +674,13 @@ impl Reader {
         load(&self.table(SCRIPTS)?, (name, version), "script")
     }
 
+    /// A value of the `meta` table.
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let meta = self.table(META)?;
+        let value = meta.get(key).map_err(StoreError::storage)?;
+        Ok(value.map(|value| value.value().to_string()))
+    }
+
     /// A store-wide random value, created with the store, that makes
     /// idempotency keys unique across stores.
     pub fn salt(&self) -> Result<String, StoreError> {
@@ -586,6 +727,38 @@ impl Reader {
 
     pub fn allowlist(&self) -> Result<Vec<AllowEntry>, StoreError> {
         load_all(&self.table(ALLOWLIST)?, "allowlist")
+    }
+
+    pub fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        load_all(&self.table(TOKENS)?, "token")
+    }
+
+    /// Every sealed secret, by name.
+    pub fn secrets(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let table = self.table(SECRETS)?;
+        let mut out = Vec::new();
+        for row in table.iter().map_err(StoreError::storage)? {
+            let (name, sealed) = row.map_err(StoreError::storage)?;
+            out.push((name.value().to_string(), sealed.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Tasks by `status|action`.
+    pub fn task_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let table = self.table(TASK_COUNTS)?;
+        let mut out = Vec::new();
+        for row in table.iter().map_err(StoreError::storage)? {
+            let (key, count) = row.map_err(StoreError::storage)?;
+            out.push((key.value().to_string(), count.value()));
+        }
+        Ok(out)
+    }
+
+    /// Waiting tasks in the run queue, due or not.
+    pub fn queue_depth(&self) -> Result<u64, StoreError> {
+        use redb::ReadableTableMetadata;
+        self.table(TASK_QUEUE)?.len().map_err(StoreError::storage)
     }
 
     /// Waiting tasks due at or before `until`, with their due times.

@@ -1,0 +1,201 @@
+//! A daemon as `riposte serve` assembles it, on loopback, for API tests:
+//! the counter fixture granted a counting endpoint, target `edge`, a
+//! scratch data directory, and a small HTTP client.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use riposte::daemon::{Daemon, DaemonConfig};
+use riposte::engine::{Catalog, EngineConfig};
+use riposte::runtime::gate::{LoopbackOnlyConnector, Network, StaticResolver};
+use riposte::runtime::{Grant, Runtime, RuntimeConfig};
+use serde_json::Value;
+
+use crate::endpoint::CountingEndpoint;
+use crate::engine::Scratch;
+
+/// A running daemon and what it was wired to.
+pub struct TestDaemon {
+    pub daemon: Option<Daemon>,
+    pub endpoint: CountingEndpoint,
+    /// The first admin token, read from `admin.token`.
+    pub admin: String,
+    pub addr: SocketAddr,
+    pub scratch: Scratch,
+}
+
+impl TestDaemon {
+    /// Starts a daemon on a fresh data directory.
+    pub async fn start(config: EngineConfig) -> Self {
+        let scratch = Scratch::new("api");
+        let endpoint = CountingEndpoint::start().await;
+        let daemon = start_on(&scratch, endpoint.port(), config).await;
+        let token_file = daemon
+            .admin_token_file
+            .clone()
+            .expect("a fresh data directory gets an admin token");
+        let admin = std::fs::read_to_string(token_file)
+            .unwrap()
+            .trim()
+            .to_string();
+        let addr = daemon.addr;
+        Self {
+            daemon: Some(daemon),
+            endpoint,
+            admin,
+            addr,
+            scratch,
+        }
+    }
+
+    /// A client with `token`.
+    pub fn client(&self, token: &str) -> Client {
+        Client {
+            addr: self.addr,
+            token: Some(token.to_string()),
+        }
+    }
+
+    /// A client with the admin token.
+    pub fn admin(&self) -> Client {
+        self.client(&self.admin)
+    }
+
+    /// Stops the daemon, leaving its data directory.
+    pub async fn stop(&mut self) {
+        if let Some(daemon) = self.daemon.take() {
+            daemon.shutdown().await;
+        }
+    }
+
+    pub fn engine(&self) -> &riposte::engine::Engine {
+        &self.daemon.as_ref().expect("running").engine
+    }
+}
+
+/// Starts a daemon on `scratch`'s directory with the counter fixture
+/// granted `http://127.0.0.1:PORT` and every target credential.
+pub async fn start_on(scratch: &Scratch, port: u16, config: EngineConfig) -> Daemon {
+    crate::init_logs();
+    let network = Network::new(
+        Arc::new(StaticResolver::new()),
+        Arc::new(LoopbackOnlyConnector::new()),
+    );
+    let runtime = Runtime::new(
+        RuntimeConfig {
+            max_concurrent_calls: 64,
+            ..RuntimeConfig::default()
+        },
+        network,
+        riposte::runtime::secrets::SecretStore::new(),
+    )
+    .expect("building the runtime");
+    let component = runtime
+        .load(crate::wasm(crate::guests::FIXTURE_COUNTER))
+        .await
+        .expect("the counter fixture loads");
+    let grant = Grant {
+        hosts: vec![format!("http://127.0.0.1:{port}").parse().unwrap()],
+        secrets: vec!["target:*".into()],
+    };
+    let mut catalog = Catalog::default();
+    catalog.install(component, grant).unwrap();
+    Daemon::start(
+        DaemonConfig {
+            data_dir: scratch.path().join("data"),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            engine: config,
+        },
+        Arc::new(runtime),
+        catalog,
+    )
+    .await
+    .expect("the daemon starts")
+}
+
+/// An answer: status, content type and body (JSON when it parses).
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub text: String,
+    pub json: Value,
+}
+
+/// A minimal HTTP/1.1 client, one connection per request.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub addr: SocketAddr,
+    pub token: Option<String>,
+}
+
+impl Client {
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send("GET", path, None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send("POST", path, Some(body.to_string()), &[]).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Reply {
+        self.send("PUT", path, Some(body.to_string()), &[]).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send("DELETE", path, None, &[]).await
+    }
+
+    /// Sends a request; `headers` are added (a `content-type` among them
+    /// replaces the JSON default).
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let io = hyper_util::rt::TokioIo::new(stream);
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await.unwrap();
+        tokio::spawn(connection);
+        let mut request = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", self.addr.to_string());
+        if let Some(token) = &self.token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let has_type = headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("content-type"));
+        if body.is_some() && !has_type {
+            request = request.header("content-type", "application/json");
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes).to_string();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            content_type,
+            text,
+            json,
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Bad requests get problem documents that name the field and what was
+//! expected, and change nothing.
+
+use riposte_tests::api::TestDaemon;
+use serde_json::json;
+
+use super::{config, install, problem};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_explained_and_changes_nothing() {
+    let daemon = TestDaemon::start(config()).await;
+    let admin = daemon.admin();
+    install(&admin, daemon.endpoint.port(), None).await;
+
+    // A bad entity value names the field and the value.
+    let reply = admin
+        .post(
+            "/v1/scripts/block-source/run",
+            json!({"entity": {"kind": "ip", "value": "1.2.3"}}),
+        )
+        .await;
+    let text = problem(&reply, 422);
+    assert!(
+        text.contains("field `entity.value`") && text.contains("`1.2.3`"),
+        "{text}"
+    );
+    // An unknown kind lists the kinds.
+    let reply = admin
+        .post(
+            "/v1/scripts/block-source/run",
+            json!({"entity": {"kind": "ipv4", "value": "1.2.3.4"}}),
+        )
+        .await;
+    let text = problem(&reply, 422);
+    assert!(
+        text.contains("field `entity.kind`") && text.contains("ip, cidr"),
+        "{text}"
+    );
+    // A typo in a field name is refused, not ignored.
+    let reply = admin
+        .post("/v1/allowlist", json!({"kind": "ip", "value": "1.2.3.4", "reason": "x", "expires": "2999-01-01T00:00:00Z"}))
+        .await;
+    let text = problem(&reply, 422);
+    assert!(text.contains("unknown field `expires`"), "{text}");
+    // Not JSON; wrong content type; empty body; too large.
+    let text = problem(
+        &admin
+            .send("POST", "/v1/allowlist", Some("{".into()), &[])
+            .await,
+        400,
+    );
+    assert!(text.contains("not valid JSON"), "{text}");
+    problem(
+        &admin
+            .send(
+                "POST",
+                "/v1/allowlist",
+                Some("a=b".into()),
+                &[("content-type", "application/x-www-form-urlencoded")],
+            )
+            .await,
+        415,
+    );
+    problem(
+        &admin
+            .send("POST", "/v1/allowlist", Some(String::new()), &[])
+            .await,
+        400,
+    );
+    let huge = format!("{{\"kind\":\"ip\",\"value\":\"{}\"}}", "9".repeat(3 << 20));
+    problem(
+        &admin.send("POST", "/v1/allowlist", Some(huge), &[]).await,
+        413,
+    );
+    // Queries: unknown parameter, bad status, bad limit, entity without kind.
+    let text = problem(&admin.get("/v1/tasks?stauts=Failed").await, 422);
+    assert!(text.contains("stauts"), "{text}");
+    let text = problem(&admin.get("/v1/tasks?status=broken").await, 422);
+    assert!(
+        text.contains("expected one of") && text.contains("Failed"),
+        "{text}"
+    );
+    problem(&admin.get("/v1/tasks?limit=0").await, 422);
+    problem(&admin.get("/v1/tasks?limit=100000").await, 422);
+    let text = problem(&admin.get("/v1/tasks?entity=1.2.3.4").await, 422);
+    assert!(text.contains("entity_kind"), "{text}");
+    problem(&admin.get("/v1/policies?since=yesterday").await, 422);
+    problem(&admin.get("/v1/tasks/abc").await, 422);
+    // Unknown routes and methods.
+    problem(&admin.get("/v1/nothing").await, 404);
+    problem(&admin.delete("/v1/tasks").await, 405);
+    // A script naming an unknown action is refused with the step named;
+    // validation says the same without saving.
+    let bad = "name: broken\nentity: {kind: ip, from: alert.src_ip}\nsteps:\n  - id: s\n    action: NoSuchAction\n    targets: [edge]\n";
+    let reply = admin
+        .send(
+            "POST",
+            "/v1/scripts",
+            Some(bad.into()),
+            &[("content-type", "application/yaml")],
+        )
+        .await;
+    let text = problem(&reply, 422);
+    assert!(text.contains("NoSuchAction"), "{text}");
+    let reply = admin
+        .send(
+            "POST",
+            "/v1/scripts/validate",
+            Some(bad.into()),
+            &[("content-type", "application/yaml")],
+        )
+        .await;
+    assert_eq!(reply.json["valid"], false, "{}", reply.text);
+    assert_eq!(admin.get("/v1/scripts/broken/versions").await.status, 404);
+    // A rule whose name differs from the path.
+    let reply = admin
+        .put(
+            "/v1/rules/a",
+            json!({"name": "b", "trigger": "alert", "script": "block-source"}),
+        )
+        .await;
+    problem(&reply, 422);
+    // Creating an existing script is a conflict that points at versions.
+    let again = "name: block-source\nentity: {kind: ip, from: alert.src_ip}\nsteps: []\n";
+    let reply = admin
+        .send(
+            "POST",
+            "/v1/scripts",
+            Some(again.into()),
+            &[("content-type", "application/yaml")],
+        )
+        .await;
+    let text = problem(&reply, 409);
+    assert!(text.contains("/v1/scripts/block-source/versions"), "{text}");
+    // Nothing of the above was stored: one script version, one rule, no
+    // allowlist entry.
+    assert_eq!(
+        admin.get("/v1/scripts").await.json["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        admin.get("/v1/rules").await.json["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(admin.get("/v1/allowlist").await.json["items"], json!([]));
+    // A target still in use cannot be deleted.
+    let reply = admin
+        .post(
+            "/v1/scripts/block-source/run",
+            json!({"entity": {"kind": "ip", "value": "203.0.113.50"}}),
+        )
+        .await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    super::wait_json(&admin, "/v1/tasks?status=Succeeded", "the block", |p| {
+        p["items"].as_array().unwrap().len() == 1
+    })
+    .await;
+    let text = problem(&admin.delete("/v1/targets/edge").await, 409);
+    assert!(text.contains("still needed"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_readiness_metrics_and_the_document_answer() {
+    let daemon = TestDaemon::start(config()).await;
+    let admin = daemon.admin();
+    install(&admin, daemon.endpoint.port(), None).await;
+    let anonymous = riposte_tests::api::Client {
+        addr: daemon.addr,
+        token: None,
+    };
+    assert_eq!(anonymous.get("/healthz").await.json["status"], "ok");
+    assert_eq!(anonymous.get("/readyz").await.json["status"], "ready");
+    let doc = anonymous.get("/v1/openapi.json").await.json;
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/v1/tasks/{id}/retry"]["post"].is_object());
+    admin
+        .post(
+            "/v1/alerts?format=suricata-eve",
+            super::eve("203.0.113.60", "m"),
+        )
+        .await;
+    super::wait_json(&admin, "/v1/tasks?status=Succeeded", "the block", |p| {
+        p["items"].as_array().unwrap().len() == 1
+    })
+    .await;
+    let metrics = admin.get("/metrics").await;
+    assert!(metrics.content_type.starts_with("text/plain"));
+    for needle in [
+        "riposte_tasks{status=\"Succeeded\",action=\"CountedBlock\"} 1",
+        "riposte_queue_depth 0",
+        "riposte_component_call_seconds_count{action=\"CountedBlock\",call=\"execute\"}",
+        "riposte_http_requests_total{method=\"GET\",route=\"/v1/tasks\",status=\"200\"}",
+    ] {
+        assert!(
+            metrics.text.contains(needle),
+            "{needle} missing:\n{}",
+            metrics.text
+        );
+    }
+}
