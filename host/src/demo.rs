@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use riposte_simulator::{Simulator, SimulatorConfig};
 
-use crate::ingest::suricata::{self, EveAlert, Record};
+use crate::ingest::{self, Format, Parsed};
 use crate::runtime::gate::{LoopbackOnlyConnector, Network, StaticResolver, special_reason};
 use crate::runtime::secrets::{SecretStore, SecretValue};
 use crate::runtime::{Grant, Runtime, RuntimeConfig, wit};
@@ -31,6 +31,25 @@ const CREDENTIAL: &str = "aliyun-demo";
 
 /// How long the demo's blocks are meant to last.
 const BLOCK_FOR: Duration = Duration::from_secs(3600);
+
+/// What the demo takes from a normalized alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sighting {
+    pub title: String,
+    pub src_ip: Option<IpAddr>,
+    pub dest_ip: Option<IpAddr>,
+}
+
+impl Sighting {
+    fn from_alert(alert: &serde_json::Value) -> Self {
+        let ip = |field: &str| alert[field].as_str().and_then(|ip| ip.parse().ok());
+        Self {
+            title: alert["title"].as_str().unwrap_or_default().to_string(),
+            src_ip: ip("src_ip"),
+            dest_ip: ip("dest_ip"),
+        }
+    }
+}
 
 /// What the demo did, for its summary and for tests.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -122,7 +141,7 @@ pub async fn run(files: &[PathBuf]) -> anyhow::Result<DemoSummary> {
                         .split(" blocks ")
                         .next()
                         .unwrap_or(&outcome.detail),
-                    alert.signature,
+                    alert.title,
                     BLOCK_FOR.as_secs() / 60
                 );
                 let token = outcome.revert_token.unwrap_or_default();
@@ -164,7 +183,7 @@ pub async fn run(files: &[PathBuf]) -> anyhow::Result<DemoSummary> {
 fn read_alerts(
     files: &[PathBuf],
     summary: &mut DemoSummary,
-) -> anyhow::Result<Vec<(IpAddr, EveAlert)>> {
+) -> anyhow::Result<Vec<(IpAddr, Sighting)>> {
     let mut inputs = Vec::new();
     if files.is_empty() {
         inputs.push((
@@ -178,14 +197,14 @@ fn read_alerts(
         inputs.push((file.display().to_string(), text));
     }
 
-    let mut attackers: BTreeMap<IpAddr, (usize, EveAlert)> = BTreeMap::new();
+    let mut attackers: BTreeMap<IpAddr, (usize, Sighting)> = BTreeMap::new();
     for (name, text) in inputs {
         println!("alerts: {name}");
-        for result in suricata::parse(&text) {
+        for result in ingest::parse_document(Some(Format::SuricataEve), &text) {
             summary.records += 1;
             let alert = match result {
-                Ok(Record::Alert(alert)) => alert,
-                Ok(Record::Other(_)) => continue,
+                Ok(Parsed::Alert(alert)) => Sighting::from_alert(&alert),
+                Ok(Parsed::Skipped(_)) => continue,
                 Err(err) => {
                     println!("  unreadable: {err}");
                     summary.unreadable.push(format!("{name}: {err}"));
@@ -200,9 +219,12 @@ fn read_alerts(
                 }
                 None => {
                     summary.skipped += 1;
+                    let shown = |ip: Option<IpAddr>| ip.map_or("-".into(), |ip| ip.to_string());
                     println!(
                         "  skipped: {} -> {} ({}): no public address to block",
-                        alert.src_ip, alert.dest_ip, alert.signature
+                        shown(alert.src_ip),
+                        shown(alert.dest_ip),
+                        alert.title
                     );
                 }
             }
@@ -225,9 +247,10 @@ fn read_alerts(
 /// The address to block for an alert: the source when it is public (an
 /// inbound attack), else the destination when that is public (an internal
 /// host calling out, e.g. to a C2 server), else none.
-pub fn attacker(alert: &EveAlert) -> Option<IpAddr> {
+pub fn attacker(alert: &Sighting) -> Option<IpAddr> {
     [alert.src_ip, alert.dest_ip]
         .into_iter()
+        .flatten()
         .find(|ip| special_reason(*ip).is_none())
 }
 
@@ -304,14 +327,11 @@ fn print_summary(summary: &DemoSummary) {
 mod tests {
     use super::*;
 
-    fn alert(src: &str, dest: &str) -> EveAlert {
-        EveAlert {
-            timestamp: String::new(),
-            src_ip: src.parse().unwrap(),
-            dest_ip: dest.parse().unwrap(),
-            signature: String::new(),
-            signature_id: 0,
-            severity: 1,
+    fn alert(src: &str, dest: &str) -> Sighting {
+        Sighting {
+            title: String::new(),
+            src_ip: src.parse().ok(),
+            dest_ip: dest.parse().ok(),
         }
     }
 
