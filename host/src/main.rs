@@ -1,10 +1,11 @@
 //! The `riposte` command.
 //!
-//! Two subcommands so far: `demo` replays alerts against the provider
-//! simulator through the sandbox, and `inspect` loads a handling component
-//! and prints what it declares, the check an operator runs before granting
-//! it anything. The daemon (`serve`) and the admin CLI arrive with the
-//! engine and API.
+//! Three subcommands run here without a daemon: `demo` replays alerts
+//! against the provider simulator through the sandbox, `inspect` loads a
+//! handling component and prints what it declares (the check an operator
+//! runs before granting it anything), and `serve` starts the daemon.
+//! Everything else is the operator's client of the HTTP API, in
+//! [`riposte::cli`].
 
 use std::process::ExitCode;
 
@@ -19,7 +20,12 @@ const USAGE: &str = "usage:
       sandboxed aliyun-waf component, then lifts the blocks.
   riposte inspect <component.wasm>
       Loads a handling component in the sandbox (no grants, no secrets) and
-      prints its name, version, actions and the hosts it asks to call.";
+      prints its name, version, actions and the hosts it asks to call.
+  riposte serve
+      Starts the daemon.
+  riposte --help
+      The client commands (task, policy, script, rule, allow, target,
+      component, alert, incident, audit, token).";
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -38,23 +44,21 @@ fn main() -> ExitCode {
     {
         ["inspect", path] => inspect(path),
         ["demo", files @ ..] => demo(files),
-        ["-h" | "--help" | "help"] => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        [] => {
-            eprintln!("{USAGE}");
-            ExitCode::from(2)
-        }
+        ["serve", rest @ ..] => serve(rest),
         ["inspect"] | ["inspect", _, _, ..] => {
             eprintln!("error: `inspect` takes exactly one component file\n\n{USAGE}");
             ExitCode::from(2)
         }
-        [other, ..] => {
-            eprintln!("error: unknown subcommand `{other}`\n\n{USAGE}");
-            ExitCode::from(2)
-        }
+        _ => riposte::cli::run(args.clone()),
     }
+}
+
+/// Starts the daemon.
+// TODO(#5, #9): the daemon and its HTTP API are being written; until then
+// `serve` says so and exits 2, the status of a command that cannot run.
+fn serve(_args: &[&str]) -> ExitCode {
+    eprintln!("error: `serve` is not wired yet");
+    ExitCode::from(2)
 }
 
 fn demo(files: &[&str]) -> ExitCode {
