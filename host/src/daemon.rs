@@ -131,3 +131,95 @@ fn create_private_dir(path: &Path) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The default data directory, `RIPOSTE_DATA` or `./riposte-data`.
+pub fn default_data_dir() -> PathBuf {
+    std::env::var_os("RIPOSTE_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("riposte-data"))
+}
+
+/// The default API address, `RIPOSTE_LISTEN` or `127.0.0.1:8640`.
+pub fn default_listen() -> Result<SocketAddr, String> {
+    let text = std::env::var("RIPOSTE_LISTEN").unwrap_or_else(|_| "127.0.0.1:8640".into());
+    text.parse()
+        .map_err(|_| format!("RIPOSTE_LISTEN: `{text}` is not an address such as 127.0.0.1:8640"))
+}
+
+/// The bundled components, each granted the hosts it declares and the
+/// credential of whichever target a task runs on.
+pub async fn bundled_catalog(runtime: &Runtime) -> anyhow::Result<Catalog> {
+    let mut catalog = Catalog::default();
+    for (name, wasm) in [("aliyun-waf", crate::bundled::ALIYUN_WAF)] {
+        let component = runtime
+            .load(wasm.to_vec())
+            .await
+            .with_context(|| format!("loading the bundled component {name}"))?;
+        let mut hosts = Vec::new();
+        for host in &component.info().hosts {
+            hosts.push(
+                host.parse()
+                    .map_err(|err| anyhow::anyhow!("{name} declares host `{host}`: {err}"))?,
+            );
+        }
+        let grant = crate::runtime::Grant {
+            hosts,
+            secrets: vec!["target:*".into()],
+        };
+        catalog
+            .install(component, grant)
+            .map_err(anyhow::Error::msg)?;
+    }
+    Ok(catalog)
+}
+
+/// `riposte serve`: the daemon with the embedded defaults, until Ctrl-C
+/// or SIGTERM.
+pub async fn serve(data_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
+    let runtime = Runtime::new(
+        crate::runtime::RuntimeConfig::default(),
+        crate::runtime::gate::Network::system(),
+        crate::runtime::secrets::SecretStore::new(),
+    )
+    .map_err(|err| anyhow::anyhow!("building the runtime: {err:#}"))?;
+    let catalog = bundled_catalog(&runtime).await?;
+    let config = DaemonConfig {
+        data_dir: data_dir.clone(),
+        listen,
+        engine: EngineConfig::default(),
+    };
+    let daemon = Daemon::start(config, Arc::new(runtime), catalog).await?;
+    println!("riposte: API on http://{}", daemon.addr);
+    println!("riposte: data in {}", data_dir.display());
+    match &daemon.admin_token_file {
+        Some(path) => println!(
+            "riposte: first start; the admin token is in {} (readable by you only). \
+             Only its hash is stored: keep it safe",
+            path.display()
+        ),
+        None => println!("riposte: tokens are in the store; `riposte token list` shows them"),
+    }
+    wait_for_stop().await;
+    println!("riposte: stopping");
+    daemon.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async {
+                match term.as_mut() {
+                    Some(term) => { term.recv().await; }
+                    None => std::future::pending::<()>().await,
+                }
+            } => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -5,6 +5,7 @@
 //! hosts and secrets an operator granted it. This crate is the daemon and
 //! its CLI; the modules follow the architecture in `DESIGN.md`:
 //!
+//! - [`cli`]: the operator's command line client of the HTTP API;
 //! - [`ingest`]: alert adapters (Suricata EVE so far);
 //! - [`model`]: the vocabulary (entities, scripts, rules, policies, tasks,
 //!   allowlist) with its state machines and the one parser per value;
@@ -26,6 +27,7 @@
 #![recursion_limit = "512"]
 
 pub mod api;
+pub mod cli;
 pub mod daemon;
 pub mod demo;
 pub mod engine;

@@ -1,10 +1,11 @@
 //! The `riposte` command.
 //!
-//! Two subcommands so far: `demo` replays alerts against the provider
-//! simulator through the sandbox, and `inspect` loads a handling component
-//! and prints what it declares, the check an operator runs before granting
-//! it anything. The daemon (`serve`) and the admin CLI arrive with the
-//! engine and API.
+//! Three subcommands run here without a daemon: `demo` replays alerts
+//! against the provider simulator through the sandbox, `inspect` loads a
+//! handling component and prints what it declares (the check an operator
+//! runs before granting it anything), and `serve` starts the daemon.
+//! Everything else is the operator's client of the HTTP API, in
+//! [`riposte::cli`].
 
 use std::process::ExitCode;
 
@@ -19,7 +20,14 @@ const USAGE: &str = "usage:
       sandboxed aliyun-waf component, then lifts the blocks.
   riposte inspect <component.wasm>
       Loads a handling component in the sandbox (no grants, no secrets) and
-      prints its name, version, actions and the hosts it asks to call.";
+      prints its name, version, actions and the hosts it asks to call.
+  riposte serve [--data DIR] [--listen ADDR]
+      Starts the daemon: data in DIR (RIPOSTE_DATA, default ./riposte-data),
+      the API on ADDR (RIPOSTE_LISTEN, default 127.0.0.1:8640). The first
+      start writes an admin token to DIR/admin.token.
+  riposte --help
+      The client commands (task, policy, script, rule, allow, target,
+      component, alert, incident, audit, token).";
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -38,21 +46,54 @@ fn main() -> ExitCode {
     {
         ["inspect", path] => inspect(path),
         ["demo", files @ ..] => demo(files),
-        ["-h" | "--help" | "help"] => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        [] => {
-            eprintln!("{USAGE}");
-            ExitCode::from(2)
-        }
+        ["serve", rest @ ..] => serve(rest),
         ["inspect"] | ["inspect", _, _, ..] => {
             eprintln!("error: `inspect` takes exactly one component file\n\n{USAGE}");
             ExitCode::from(2)
         }
-        [other, ..] => {
-            eprintln!("error: unknown subcommand `{other}`\n\n{USAGE}");
-            ExitCode::from(2)
+        _ => riposte::cli::run(args.clone()),
+    }
+}
+
+/// Starts the daemon: `serve [--data DIR] [--listen ADDR]`.
+fn serve(args: &[&str]) -> ExitCode {
+    let mut data = riposte::daemon::default_data_dir();
+    let mut listen = match riposte::daemon::default_listen() {
+        Ok(listen) => listen,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match (*arg, rest.next()) {
+            ("--data", Some(dir)) => data = dir.into(),
+            ("--listen", Some(addr)) => match addr.parse() {
+                Ok(addr) => listen = addr,
+                Err(_) => {
+                    eprintln!("error: --listen: `{addr}` is not an address such as 127.0.0.1:8640");
+                    return ExitCode::from(2);
+                }
+            },
+            (other, _) => {
+                eprintln!(
+                    "error: `serve` takes --data DIR and --listen ADDR, not `{other}`\n\n{USAGE}"
+                );
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(riposte::daemon::serve(data, listen)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(1)
         }
     }
 }

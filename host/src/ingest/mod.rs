@@ -298,7 +298,8 @@ mod tests {
         assert_eq!(Format::parse(" Suricata-EVE "), Ok(Format::SuricataEve));
         let err = Format::parse("eve").unwrap_err();
         assert!(
-            err.contains("`eve`") && err.contains("generic, suricata-eve, falco, wazuh, aliyun-sas"),
+            err.contains("`eve`")
+                && err.contains("generic, suricata-eve, falco, wazuh, aliyun-sas"),
             "{err}"
         );
     }
