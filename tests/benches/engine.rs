@@ -10,15 +10,14 @@
 //! default 1000000; `RIPOSTE_BENCH_ONLY=latency` repeats the latency series
 //! three times and stops).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use riposte::engine::{Engine, EngineConfig};
-use riposte::model::{
-    Entity, EntityKind, Policy, PolicyStatus, ScriptRef, Source, SourceKind, Task, TaskStatus, Time,
-};
+use riposte::model::Time;
 use riposte::store::{SignalKind, Store};
+use riposte_tests::bulk::ip;
 use riposte_tests::endpoint::CountingEndpoint;
 use riposte_tests::engine::{Scratch, install_block, start_engine_quiet, test_config};
 use serde_json::json;
@@ -36,10 +35,6 @@ fn config() -> EngineConfig {
         target_concurrency: 256,
         ..test_config()
     }
-}
-
-fn ip(n: usize) -> String {
-    format!("10.{}.{}.{}", 64 + n / 65_536, (n / 256) % 256, n % 256)
 }
 
 async fn open_tasks(engine: &Engine) -> usize {
@@ -150,84 +145,9 @@ async fn latency(rate: usize, seconds: usize) -> (Duration, Duration, Duration) 
     (at(0.5), at(0.99), at(1.0))
 }
 
-fn fill_store(path: &std::path::Path, tasks: usize) {
-    let store = Store::open(path).unwrap();
-    let store = std::mem::ManuallyDrop::new(store);
-    let batch = 10_000;
-    let now = Time::now();
-    for chunk in 0..tasks.div_ceil(batch) {
-        store
-            .write_blocking(move |tx| {
-                for n in chunk * batch..((chunk + 1) * batch).min(tasks) {
-                    let id = n as u64 + 1;
-                    let entity = Entity::parse(EntityKind::Ip, &ip(n)).unwrap();
-                    let policy = Policy {
-                        id,
-                        entity: entity.clone(),
-                        script: ScriptRef {
-                            name: "block".into(),
-                            version: 1,
-                        },
-                        targets: vec!["edge".into()],
-                        actions: vec!["CountedBlock".into()],
-                        source: Source {
-                            kind: SourceKind::AlertRule,
-                            rule: Some("block-rule".into()),
-                            alert: Some(id),
-                            actor: None,
-                        },
-                        status: PolicyStatus::Succeeded,
-                        steps: Vec::new(),
-                        joined_alerts: Vec::new(),
-                        joined: 0,
-                        created_at: now,
-                        updated_at: now,
-                    };
-                    tx.put_policy(None, &policy)?;
-                    tx.put_task(None, &task(id, entity, now))?;
-                }
-                Ok(())
-            })
-            .unwrap();
-    }
-}
-
-fn task(id: u64, entity: Entity, now: Time) -> Task {
-    Task {
-        id,
-        policy_id: id,
-        step: 0,
-        action: "CountedBlock".into(),
-        component: "fixture-counter".into(),
-        component_version: "0.1.0".into(),
-        reversible: true,
-        retryable: true,
-        entity,
-        target: "edge".into(),
-        provider: "test".into(),
-        duration: None,
-        parameters: BTreeMap::new(),
-        idempotency_key: format!("rp{id}"),
-        status: TaskStatus::Succeeded,
-        ignored_reason: None,
-        attempts: Vec::new(),
-        attempt_count: 1,
-        budget_start: None,
-        budget_attempts: 0,
-        next_attempt_at: None,
-        failure: None,
-        detail: Some("/block".into()),
-        revert_token: Some(format!("rp{id}")),
-        expires_at: None,
-        revert: None,
-        created_at: now,
-        updated_at: now,
-    }
-}
-
 fn main() {
     if let Some(path) = std::env::var_os("RIPOSTE_BENCH_FILL") {
-        fill_store(
+        riposte_tests::bulk::fill_store(
             std::path::Path::new(&path),
             env("RIPOSTE_BENCH_STORE_TASKS", 1_000_000),
         );

@@ -15,6 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 pub mod api;
+pub mod bulk;
 pub mod endpoint;
 pub mod engine;
 

@@ -564,7 +564,7 @@ impl AllowInput {
 
 pub async fn list_allow(State(state): State<ApiState>) -> Answer {
     let mut items = state.engine.store().read(|r| r.allowlist())?;
-    items.sort_by(|a, b| b.id.cmp(&a.id));
+    items.sort_by_key(|entry| std::cmp::Reverse(entry.id));
     ok(json!({"items": items}))
 }
 
