@@ -56,6 +56,8 @@ struct Registry {
     calls: BTreeMap<(String, &'static str), Histogram>,
     /// (action, call kind, outcome `ok` or a failure kind) -> count.
     outcomes: BTreeMap<(String, &'static str, String), u64>,
+    /// (action, final status) -> time from creation to the outcome.
+    tasks: BTreeMap<(String, String), Histogram>,
     /// Action -> requests refused by the egress gate.
     refusals: BTreeMap<String, u64>,
     /// (method, route, status) -> count, and route -> latency.
@@ -91,6 +93,17 @@ pub fn record_call(
         if refused > 0 {
             *r.refusals.entry(action.to_string()).or_default() += refused as u64;
         }
+    });
+}
+
+/// Records a task that reached a final status, with the time from its
+/// creation (retries and waits for earlier steps included).
+pub fn record_task(action: &str, status: &str, took: Duration) {
+    with(|r| {
+        r.tasks
+            .entry((action.to_string(), status.to_string()))
+            .or_default()
+            .observe(took.as_secs_f64());
     });
 }
 
@@ -144,6 +157,14 @@ pub fn render(tasks: &[(String, u64)], queue_depth: u64, in_flight: usize) -> St
         for ((action, kind), histogram) in &r.calls {
             let labels = format!("action=\"{}\",call=\"{kind}\"", label(action));
             histogram.render(&mut out, "riposte_component_call_seconds", &labels);
+        }
+        out.push_str(
+            "# HELP riposte_task_seconds Time from a task's creation to its final status.\n",
+        );
+        out.push_str("# TYPE riposte_task_seconds histogram\n");
+        for ((action, status), histogram) in &r.tasks {
+            let labels = format!("action=\"{}\",status=\"{}\"", label(action), label(status));
+            histogram.render(&mut out, "riposte_task_seconds", &labels);
         }
         out.push_str("# HELP riposte_component_calls_total Component calls by outcome.\n");
         out.push_str("# TYPE riposte_component_calls_total counter\n");

@@ -180,7 +180,16 @@ async fn attempt(engine: &Engine, id: u64) -> bool {
         Ok(Some((next, _))) if next.status == TaskStatus::Waiting => return true,
         // A new expiry needs no wake-up: it is at least a second away (the
         // shortest duration), and the timer loop looks a second ahead.
-        Ok(Some((_, created))) => {
+        Ok(Some((done, created))) => {
+            let took = done
+                .updated_at
+                .millis()
+                .saturating_sub(done.created_at.millis());
+            crate::metrics::record_task(
+                &done.action,
+                &done.status.to_string(),
+                Duration::from_millis(took.max(0) as u64),
+            );
             for task in created {
                 engine.dispatch(task.id, task.status);
             }

@@ -194,6 +194,7 @@ async fn health_readiness_metrics_and_the_document_answer() {
     for needle in [
         "riposte_tasks{status=\"Succeeded\",action=\"CountedBlock\"} 1",
         "riposte_queue_depth 0",
+        "riposte_task_seconds_count{action=\"CountedBlock\",status=\"Succeeded\"}",
         "riposte_component_call_seconds_count{action=\"CountedBlock\",call=\"execute\"}",
         "riposte_http_requests_total{method=\"GET\",route=\"/v1/tasks\",status=\"200\"}",
     ] {
