@@ -105,7 +105,11 @@ impl Mock {
     fn wait_for(&self, what: &str, done: impl Fn(&[Seen]) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while !done(&self.seen()) {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}: {:#?}", self.seen());
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: {:#?}",
+                self.seen()
+            );
             std::thread::sleep(Duration::from_millis(25));
         }
     }
@@ -128,7 +132,10 @@ fn answer(stream: TcpStream, route: &Route, log: &Mutex<Vec<Seen>>) {
         return;
     }
     let mut parts = start.split_whitespace();
-    let (method, target) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+    let (method, target) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
     let mut headers = BTreeMap::new();
     loop {
         let mut line = String::new();
@@ -189,7 +196,10 @@ fn riposte_bin() -> &'static Path {
             return PathBuf::from(bin);
         }
         let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().and_then(Path::parent).expect("<target>/<profile>/deps");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("<target>/<profile>/deps");
         let target_dir = profile_dir.parent().expect("<target>");
         let profile = match profile_dir.file_name().and_then(|name| name.to_str()) {
             Some("debug") => "dev",
@@ -201,7 +211,12 @@ fn riposte_bin() -> &'static Path {
         let output = Command::new(cargo)
             .current_dir(workspace)
             .args(["build", "--locked", "-p", "riposte", "--bin", "riposte"])
-            .args(["--profile", profile, "--message-format", "json-render-diagnostics"])
+            .args([
+                "--profile",
+                profile,
+                "--message-format",
+                "json-render-diagnostics",
+            ])
             .arg("--target-dir")
             .arg(target_dir)
             .stderr(Stdio::inherit())
@@ -218,7 +233,9 @@ fn riposte_bin() -> &'static Path {
 
         // A private hard link, so that another build sharing the target
         // directory cannot swap the binary under the running tests.
-        let private = target_dir.join("tmp").join(format!("riposte-cli-test-{profile}"));
+        let private = target_dir
+            .join("tmp")
+            .join(format!("riposte-cli-test-{profile}"));
         std::fs::create_dir_all(private.parent().unwrap()).unwrap();
         let _ = std::fs::remove_file(&private);
         match std::fs::hard_link(&built, &private) {
@@ -317,7 +334,18 @@ fn task_list_sends_its_filters_and_token_and_prints_a_table() {
     let out = run(
         &scratch,
         &mock,
-        &["task", "list", "--status", "Failed", "--entity-kind", "ip", "--entity", "203.0.113.12", "--limit", "2"],
+        &[
+            "task",
+            "list",
+            "--status",
+            "Failed",
+            "--entity-kind",
+            "ip",
+            "--entity",
+            "203.0.113.12",
+            "--limit",
+            "2",
+        ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
 
@@ -328,18 +356,31 @@ fn task_list_sends_its_filters_and_token_and_prints_a_table() {
         seen[0].target,
         "/v1/tasks?status=Failed&entity_kind=ip&entity=203.0.113.12&limit=2"
     );
-    assert_eq!(seen[0].header("authorization"), Some(format!("Bearer {TOKEN}").as_str()));
+    assert_eq!(
+        seen[0].header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
     assert_eq!(seen[0].header("host"), Some(mock.addr.to_string().as_str()));
 
     let stdout = text(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{stdout}");
-    assert!(lines[0].starts_with("ID  POLICY  STATUS     ACTION"), "{stdout}");
-    assert!(lines[1].starts_with("12  3       Failed     AliyunWafBlockIP  waf-prod  ip:203.0.113.12"), "{stdout}");
+    assert!(
+        lines[0].starts_with("ID  POLICY  STATUS     ACTION"),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].starts_with("12  3       Failed     AliyunWafBlockIP  waf-prod  ip:203.0.113.12"),
+        "{stdout}"
+    );
     assert!(lines[1].ends_with("throttled: slow down"), "{stdout}");
     assert!(lines[2].starts_with("9   3       Succeeded"), "{stdout}");
     assert!(lines[2].ends_with("  -"), "{stdout}");
-    assert!(text(&out.stderr).contains("--before cursor-9"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--before cursor-9"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // --json prints the answer as it came.
     let out = run(&scratch, &mock, &["--json", "task", "list"]);
@@ -355,20 +396,32 @@ fn all_follows_next_cursors() {
         None => ok(json!({"items": [{"id": 3, "at": "2026-12-04T18:00:00.000Z",
                                      "actor": "alice", "action": "task.unblock",
                                      "object": "task/42"}], "next": "p2"})),
-        Some("p2") => ok(json!({"items": [{"id": 2, "actor": "bob", "action": "rule.put",
-                                           "object": "rule/r1"}], "next": null})),
+        Some("p2") => ok(
+            json!({"items": [{"id": 2, "actor": "bob", "action": "rule.put",
+                                           "object": "rule/r1"}], "next": null}),
+        ),
         Some(other) => problem(400, "Bad cursor", &format!("unknown cursor {other}"), &[]),
     });
 
-    let out = run(&scratch, &mock, &["audit", "list", "--actor", "alice", "--limit", "1", "--all"]);
+    let out = run(
+        &scratch,
+        &mock,
+        &["audit", "list", "--actor", "alice", "--limit", "1", "--all"],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let targets: Vec<String> = mock.seen().iter().map(|s| s.target.clone()).collect();
     assert_eq!(
         targets,
-        ["/v1/audit?actor=alice&limit=1", "/v1/audit?actor=alice&limit=1&before=p2"]
+        [
+            "/v1/audit?actor=alice&limit=1",
+            "/v1/audit?actor=alice&limit=1&before=p2"
+        ]
     );
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("task/42") && stdout.contains("rule/r1"), "{stdout}");
+    assert!(
+        stdout.contains("task/42") && stdout.contains("rule/r1"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -385,7 +438,10 @@ fn a_problem_document_exits_1_with_its_detail_and_errors() {
             422,
             "Invalid rule",
             "the rule was not saved; fix the fields below",
-            &["field `script`: `blok` names no script", "field `rate_limit`: `0/1m` is not a rate limit"],
+            &[
+                "field `script`: `blok` names no script",
+                "field `rate_limit`: `0/1m` is not a rate limit",
+            ],
         ),
         _ => (404, "text/plain", "no route\n".into()),
     });
@@ -399,21 +455,39 @@ fn a_problem_document_exits_1_with_its_detail_and_errors() {
     );
 
     let rule = scratch.write("rule.yaml", "name: r1\ntrigger: alert\nscript: blok\n");
-    let out = run(&scratch, &mock, &["rule", "put", "r1", rule.to_str().unwrap()]);
+    let out = run(
+        &scratch,
+        &mock,
+        &["rule", "put", "r1", rule.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(1));
     let put = &mock.seen()[1];
     assert_eq!(put.header("content-type"), Some("application/yaml"));
     assert_eq!(put.body, b"name: r1\ntrigger: alert\nscript: blok\n");
     let stderr = text(&out.stderr);
-    assert!(stderr.starts_with("error: Invalid rule: the rule was not saved"), "{stderr}");
-    assert!(stderr.contains("  - field `script`: `blok` names no script\n"), "{stderr}");
+    assert!(
+        stderr.starts_with("error: Invalid rule: the rule was not saved"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("  - field `script`: `blok` names no script\n"),
+        "{stderr}"
+    );
     assert!(stderr.contains("  - field `rate_limit`"), "{stderr}");
 
     // An error that is not a problem document still says what came back.
     let out = run(&scratch, &mock, &["component", "inspect", "nope"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("404 Not Found"), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("no route"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("404 Not Found"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains("no route"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -432,8 +506,14 @@ fn refusals_name_the_token_source_and_the_role_never_the_token() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("error: Forbidden: this needs the admin role"), "{stderr}");
-    assert!(stderr.contains("the token from env `RIPOSTE_TOKEN` lacks the role"), "{stderr}");
+    assert!(
+        stderr.contains("error: Forbidden: this needs the admin role"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("the token from env `RIPOSTE_TOKEN` lacks the role"),
+        "{stderr}"
+    );
     assert!(stderr.contains("`admin`"), "{stderr}");
     assert!(!stderr.contains(TOKEN), "{stderr}");
 
@@ -442,7 +522,10 @@ fn refusals_name_the_token_source_and_the_role_never_the_token() {
     let stderr = text(&out.stderr);
     let token_file = scratch.path("token");
     assert!(
-        stderr.contains(&format!("the token in `{}` (from `--token-file`)", token_file.display())),
+        stderr.contains(&format!(
+            "the token in `{}` (from `--token-file`)",
+            token_file.display()
+        )),
         "{stderr}"
     );
     assert!(!stderr.contains(TOKEN), "{stderr}");
@@ -453,7 +536,11 @@ fn refusals_name_the_token_source_and_the_role_never_the_token() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("no token was configured"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no token was configured"),
+        "{}",
+        text(&out.stderr)
+    );
     assert_eq!(mock.seen().last().unwrap().header("authorization"), None);
 }
 
@@ -472,7 +559,10 @@ fn the_config_file_and_the_data_dir_supply_server_and_token() {
     assert_eq!(text(&out.stdout), "no rules\n");
     let seen = mock.seen();
     assert_eq!(seen[0].target, "/v1/rules");
-    assert_eq!(seen[0].header("authorization"), Some(format!("Bearer {TOKEN}").as_str()));
+    assert_eq!(
+        seen[0].header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
 
     // Without a config file, the daemon's first admin token is used.
     std::fs::remove_file(scratch.path("config/riposte/cli.json")).unwrap();
@@ -497,12 +587,20 @@ fn a_closed_port_says_where_and_suggests_serve() {
         listener.local_addr().unwrap().port()
     };
     let out = riposte(&scratch)
-        .args(["--server", &format!("http://127.0.0.1:{port}"), "task", "list"])
+        .args([
+            "--server",
+            &format!("http://127.0.0.1:{port}"),
+            "task",
+            "list",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains(&format!("http://127.0.0.1:{port} (from `--server`)")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("http://127.0.0.1:{port} (from `--server`)")),
+        "{stderr}"
+    );
     assert!(stderr.contains("riposte serve"), "{stderr}");
 
     let out = riposte(&scratch)
@@ -552,13 +650,24 @@ fn records_policies_tokens_and_secrets_render_as_documented() {
     assert!(stdout.starts_with("id:"), "{stdout}");
     assert!(stdout.contains("script.name:"), "{stdout}");
     assert!(stdout.contains("\nsource:\n  id:"), "{stdout}");
-    assert!(!stdout.contains("src_ip"), "the alert data stays out: {stdout}");
+    assert!(
+        !stdout.contains("src_ip"),
+        "the alert data stays out: {stdout}"
+    );
     assert!(stdout.contains("\ntasks:\n  ID  POLICY"), "{stdout}");
 
-    let out = run(&scratch, &mock, &["token", "create", "ci", "--role", "operator"]);
+    let out = run(
+        &scratch,
+        &mock,
+        &["token", "create", "ci", "--role", "operator"],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "rpt_new_token_once\n");
-    assert!(text(&out.stderr).contains("shown only this once"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("shown only this once"),
+        "{}",
+        text(&out.stderr)
+    );
     let created = mock.seen().last().unwrap().clone();
     assert_eq!(created.json(), json!({"name": "ci", "role": "operator"}));
 
@@ -571,7 +680,13 @@ fn records_policies_tokens_and_secrets_render_as_documented() {
     let mut child = riposte(&scratch)
         .args(["--server", &mock.url(), "--token-file"])
         .arg(scratch.path("token"))
-        .args(["target", "put", "waf-prod", target.to_str().unwrap(), "--secret-stdin"])
+        .args([
+            "target",
+            "put",
+            "waf-prod",
+            target.to_str().unwrap(),
+            "--secret-stdin",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -589,14 +704,21 @@ fn records_policies_tokens_and_secrets_render_as_documented() {
     assert_eq!(put.json()["credential"]["secret"], "target-secret-value");
     let printed = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert!(!printed.contains("target-secret-value"), "{printed}");
-    assert!(printed.contains("credential.public_id: LTAI5t"), "{printed}");
+    assert!(
+        printed.contains("credential.public_id: LTAI5t"),
+        "{printed}"
+    );
 
     let out = run(&scratch, &mock, &["rule", "delete", "r1"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "rule `r1` deleted\n");
 
     let script = scratch.write("script.json", "{\"name\": \"s\"}");
-    let out = run(&scratch, &mock, &["script", "validate", script.to_str().unwrap()]);
+    let out = run(
+        &scratch,
+        &mock,
+        &["script", "validate", script.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stdout),
@@ -642,7 +764,15 @@ fn alert_send_batches_lines_and_reports_failures_by_file_line() {
     let out = run(
         &scratch,
         &mock,
-        &["alert", "send", file.to_str().unwrap(), "--batch", "2", "--format", "suricata-eve"],
+        &[
+            "alert",
+            "send",
+            file.to_str().unwrap(),
+            "--batch",
+            "2",
+            "--format",
+            "suricata-eve",
+        ],
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let seen = mock.seen();
@@ -651,7 +781,10 @@ fn alert_send_batches_lines_and_reports_failures_by_file_line() {
         assert_eq!(request.method, "POST");
         assert_eq!(request.target, "/v1/alerts/batch?format=suricata-eve");
         assert_eq!(request.header("content-type"), Some("application/x-ndjson"));
-        assert_eq!(request.header("authorization"), Some(format!("Bearer {TOKEN}").as_str()));
+        assert_eq!(
+            request.header("authorization"),
+            Some(format!("Bearer {TOKEN}").as_str())
+        );
     }
     assert_eq!(seen[0].body, b"{\"n\":1}\n{\"n\":2,\"skip\":true}\n");
     assert_eq!(seen[1].body, b"bad line\n{\"n\":4}\n");
@@ -705,7 +838,10 @@ impl Drop for KillOnDrop {
 fn alert_send_follow_sends_each_line_once_across_growth_and_truncation() {
     let scratch = Scratch::new("follow");
     let mock = Mock::start(batch_reply);
-    let file = scratch.write("eve.json", "{\"n\":1,\"pad\":\"xxxxxxxxxxxxxxxx\"}\n{\"n\":2,\"pad\":\"xxxxxxxxxxxxxxxx\"}\n");
+    let file = scratch.write(
+        "eve.json",
+        "{\"n\":1,\"pad\":\"xxxxxxxxxxxxxxxx\"}\n{\"n\":2,\"pad\":\"xxxxxxxxxxxxxxxx\"}\n",
+    );
     let child = riposte(&scratch)
         .arg("--server")
         .arg(mock.url())
@@ -731,7 +867,10 @@ fn alert_send_follow_sends_each_line_once_across_growth_and_truncation() {
     mock.wait_for("the first two lines", |seen| sent(seen).len() >= 2);
 
     // The file grows, in two writes that split a line.
-    let mut appender = std::fs::OpenOptions::new().append(true).open(&file).unwrap();
+    let mut appender = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .unwrap();
     appender.write_all(b"{\"n\":3,").unwrap();
     appender.flush().unwrap();
     std::thread::sleep(Duration::from_millis(400));

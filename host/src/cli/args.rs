@@ -39,7 +39,12 @@ pub struct Cli {
 
     /// The API token [env: RIPOSTE_TOKEN]; prefer --token-file, which keeps
     /// it out of shell history
-    #[arg(long, global = true, value_name = "TOKEN", conflicts_with = "token_file")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "TOKEN",
+        conflicts_with = "token_file"
+    )]
     pub token: Option<String>,
 
     /// A file holding the API token [env: RIPOSTE_TOKEN_FILE]

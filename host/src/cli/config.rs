@@ -135,7 +135,10 @@ pub fn resolve(flags: &Flags, env: &dyn Fn(&str) -> Option<String>) -> Result<Se
     } else if let Some(token) = env("RIPOSTE_TOKEN") {
         Some(inline(&token, Source::Env("RIPOSTE_TOKEN"))?)
     } else if let Some(path) = env("RIPOSTE_TOKEN_FILE") {
-        Some(read_token(Path::new(&path), Source::Env("RIPOSTE_TOKEN_FILE"))?)
+        Some(read_token(
+            Path::new(&path),
+            Source::Env("RIPOSTE_TOKEN_FILE"),
+        )?)
     } else if let Some(token) = &config.token {
         Some(inline(token, config_source())?)
     } else if let Some(path) = &config.token_file {
@@ -445,17 +448,29 @@ mod tests {
             &[],
         )
         .unwrap_err();
-        assert!(err.message.contains("cannot read the config file"), "{err:?}");
+        assert!(
+            err.message.contains("cannot read the config file"),
+            "{err:?}"
+        );
 
         let unknown = scratch.file("unknown.json", r#"{"sever": "x"}"#);
-        let err = resolve_with(&Flags::default(), &[("RIPOSTE_CONFIG", unknown.to_str().unwrap())])
-            .unwrap_err();
+        let err = resolve_with(
+            &Flags::default(),
+            &[("RIPOSTE_CONFIG", unknown.to_str().unwrap())],
+        )
+        .unwrap_err();
         assert!(err.message.contains("unknown field `sever`"), "{err:?}");
 
         let both = scratch.file("both.json", r#"{"token": "a", "token_file": "b"}"#);
-        let err = resolve_with(&Flags::default(), &[("RIPOSTE_CONFIG", both.to_str().unwrap())])
-            .unwrap_err();
-        assert!(err.message.contains("both `token` and `token_file`"), "{err:?}");
+        let err = resolve_with(
+            &Flags::default(),
+            &[("RIPOSTE_CONFIG", both.to_str().unwrap())],
+        )
+        .unwrap_err();
+        assert!(
+            err.message.contains("both `token` and `token_file`"),
+            "{err:?}"
+        );
 
         let empty = scratch.file("empty.token", "\n");
         let err = resolve_with(

@@ -140,9 +140,11 @@ impl Server {
             ))
             .hint("the daemon serves plain HTTP on loopback; use `http://`"));
         }
-        let uri: http::Uri = url
-            .parse()
-            .map_err(|_| Fail::usage(format!("the server `{url}` (from {source}) is not a URL; {example}")))?;
+        let uri: http::Uri = url.parse().map_err(|_| {
+            Fail::usage(format!(
+                "the server `{url}` (from {source}) is not a URL; {example}"
+            ))
+        })?;
         if uri.scheme_str() != Some("http") || uri.host().is_none() {
             return Err(Fail::usage(format!(
                 "the server `{url}` (from {source}) is not an http URL; {example}"
@@ -175,7 +177,13 @@ impl Server {
 
 impl fmt::Display for Server {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "http://{}{} (from {})", self.authority(), self.base, self.source)
+        write!(
+            f,
+            "http://{}{} (from {})",
+            self.authority(),
+            self.base,
+            self.source
+        )
     }
 }
 
@@ -204,7 +212,8 @@ impl Client {
     /// answer; only a failure to talk to the server is an error.
     pub fn send(&self, request: &ApiRequest) -> Result<Response, Fail> {
         // The timer is made inside the runtime, which it needs.
-        let exchange = async { tokio::time::timeout(REQUEST_TIMEOUT, self.exchange(request)).await };
+        let exchange =
+            async { tokio::time::timeout(REQUEST_TIMEOUT, self.exchange(request)).await };
         match self.runtime.block_on(exchange) {
             Ok(result) => result,
             Err(_) => Err(Fail::request(format!(
@@ -327,7 +336,10 @@ mod tests {
             .query("entity", Some("::1"))
             .with_before("c1")
             .with_before("c2");
-        assert_eq!(request.target(), "/v1/tasks?status=Failed&entity=%3A%3A1&before=c2");
+        assert_eq!(
+            request.target(),
+            "/v1/tasks?status=Failed&entity=%3A%3A1&before=c2"
+        );
     }
 
     #[test]
@@ -341,8 +353,8 @@ mod tests {
         let server = Server::parse("http://localhost", Source::Default).unwrap();
         assert_eq!(server.authority(), "localhost:80");
 
-        let err = Server::parse("https://riposte.example", Source::Env("RIPOSTE_SERVER"))
-            .unwrap_err();
+        let err =
+            Server::parse("https://riposte.example", Source::Env("RIPOSTE_SERVER")).unwrap_err();
         assert!(err.message.contains("https"), "{err:?}");
         assert!(err.message.contains("env `RIPOSTE_SERVER`"), "{err:?}");
         for bad in ["127.0.0.1:8640", "ftp://host", "http://", "http://h/?q=1"] {

@@ -33,8 +33,7 @@ use clap::Parser;
 /// Runs the client with `args`, the command line without the program
 /// name, and says how it went.
 pub fn run(args: Vec<String>) -> ExitCode {
-    let cli = match args::Cli::try_parse_from(std::iter::once("riposte".to_string()).chain(args))
-    {
+    let cli = match args::Cli::try_parse_from(std::iter::once("riposte".to_string()).chain(args)) {
         Ok(cli) => cli,
         Err(err) => {
             // Help and version go to stdout and succeed; mistakes exit 2.

@@ -96,7 +96,12 @@ fn all_pages(client: &Client, call: &Call) -> Result<(String, Value), Fail> {
         let page = answer(client, call, &response)?;
         items.extend(self::items(&page).iter().cloned());
         match next_cursor(&page) {
-            Some(next) if request.query.iter().any(|(k, v)| *k == "before" && *v == next) => {
+            Some(next)
+                if request
+                    .query
+                    .iter()
+                    .any(|(k, v)| *k == "before" && *v == next) =>
+            {
                 return Err(Fail::request(format!(
                     "the server gave the cursor `{next}` twice; stopping"
                 )));

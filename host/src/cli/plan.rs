@@ -16,13 +16,12 @@ use serde_json::{Value, json};
 
 use super::Fail;
 use super::args::{
-    AllowCommand, AuditCommand, Command, ComponentCommand, HandleArgs, Paging, PolicyCommand,
-    Role, RuleCommand, ScriptCommand, SignalCommand, TargetCommand, TaskCommand, TokenCommand,
+    AllowCommand, AuditCommand, Command, ComponentCommand, HandleArgs, Paging, PolicyCommand, Role,
+    RuleCommand, ScriptCommand, SignalCommand, TargetCommand, TaskCommand, TokenCommand,
 };
 use super::columns::{
-    ALLOW_COLUMNS, AUDIT_COLUMNS, COMPONENT_COLUMNS, POLICY_COLUMNS, RULE_COLUMNS,
-    SCRIPT_COLUMNS, SIGNAL_COLUMNS, TARGET_COLUMNS, TASK_COLUMNS, TOKEN_COLUMNS,
-    VERSION_COLUMNS,
+    ALLOW_COLUMNS, AUDIT_COLUMNS, COMPONENT_COLUMNS, POLICY_COLUMNS, RULE_COLUMNS, SCRIPT_COLUMNS,
+    SIGNAL_COLUMNS, TARGET_COLUMNS, TASK_COLUMNS, TOKEN_COLUMNS, VERSION_COLUMNS,
 };
 use super::http::{ApiRequest, Body, encode};
 use super::render::Column;
@@ -145,9 +144,10 @@ fn task(command: &TaskCommand) -> Call {
             list(request, &filter.paging, &TASK_COLUMNS, "tasks")
         }
         TaskCommand::Get { id } => record(ApiRequest::get(path(&["tasks", id])), Role::Viewer),
-        TaskCommand::Retry { id } => {
-            record(ApiRequest::post(path(&["tasks", id, "retry"])), Role::Operator)
-        }
+        TaskCommand::Retry { id } => record(
+            ApiRequest::post(path(&["tasks", id, "retry"])),
+            Role::Operator,
+        ),
         TaskCommand::Unblock { id } => record(
             ApiRequest::post(path(&["tasks", id, "unblock"])),
             Role::Operator,
@@ -244,9 +244,10 @@ fn rule(command: &RuleCommand) -> Result<Call, Fail> {
             Role::Admin,
             format!("rule `{name}` deleted"),
         ),
-        RuleCommand::Enable { name } => {
-            record(ApiRequest::post(path(&["rules", name, "enable"])), Role::Admin)
-        }
+        RuleCommand::Enable { name } => record(
+            ApiRequest::post(path(&["rules", name, "enable"])),
+            Role::Admin,
+        ),
         RuleCommand::Disable { name } => record(
             ApiRequest::post(path(&["rules", name, "disable"])),
             Role::Admin,
@@ -277,9 +278,7 @@ fn allow(command: &AllowCommand, now: Time) -> Result<Call, Fail> {
                 Role::Operator,
             )
         }
-        AllowCommand::Get { id } => {
-            record(ApiRequest::get(path(&["allowlist", id])), Role::Viewer)
-        }
+        AllowCommand::Get { id } => record(ApiRequest::get(path(&["allowlist", id])), Role::Viewer),
         AllowCommand::Remove { id } => done(
             ApiRequest::new(Method::DELETE, path(&["allowlist", id])),
             Role::Operator,
@@ -383,7 +382,9 @@ fn handle_body(args: &HandleArgs, now: Time) -> Result<Value, Fail> {
     };
     let only_for_allowlist = |flag: &str, set: bool| {
         if set && !args.allowlist {
-            Err(Fail::usage(format!("`{flag}` goes with `--allowlist` only")))
+            Err(Fail::usage(format!(
+                "`{flag}` goes with `--allowlist` only"
+            )))
         } else {
             Ok(())
         }
@@ -453,7 +454,12 @@ fn path(segments: &[&str]) -> String {
     path
 }
 
-fn list(request: ApiRequest, paging: &Paging, columns: &'static [Column], noun: &'static str) -> Call {
+fn list(
+    request: ApiRequest,
+    paging: &Paging,
+    columns: &'static [Column],
+    noun: &'static str,
+) -> Call {
     let request = request
         .query("limit", paging.limit)
         .query("before", paging.before.as_ref());

@@ -271,7 +271,10 @@ ID  POLICY  STATUS     ACTION            TARGET    ENTITY          ATTEMPTS  REV
             },
         ];
         let long = "x".repeat(100);
-        let out = table(&columns, &[json!({"a": "é", "b": long}), json!({"a": "ab"})]);
+        let out = table(
+            &columns,
+            &[json!({"a": "é", "b": long}), json!({"a": "ab"})],
+        );
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines[0], "A   B");
         assert_eq!(lines[1], format!("é   {}…", "x".repeat(59)));

@@ -152,7 +152,8 @@ struct Sender<'a> {
 
 impl Sender<'_> {
     fn send(&mut self, batch: &Batch) -> Result<(), Fail> {
-        let mut request = ApiRequest::post(self.plan.path).query("format", self.plan.format.as_ref());
+        let mut request =
+            ApiRequest::post(self.plan.path).query("format", self.plan.format.as_ref());
         request.body = Some(Body {
             content_type: "application/x-ndjson",
             bytes: batch.body.clone(),
@@ -248,7 +249,10 @@ fn read_records(mut input: impl BufRead, tx: &SyncSender<Event>) {
             }
             return send_document(&rest, number, tx);
         }
-        if tx.send(Event::Record(Position::Line(number), text.to_vec())).is_err() {
+        if tx
+            .send(Event::Record(Position::Line(number), text.to_vec()))
+            .is_err()
+        {
             return;
         }
     }
@@ -278,7 +282,10 @@ fn send_document(text: &[u8], first_line: u64, tx: &SyncSender<Event>) {
                 if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                if tx.send(Event::Record(Position::Line(number), line.to_vec())).is_err() {
+                if tx
+                    .send(Event::Record(Position::Line(number), line.to_vec()))
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -429,7 +436,10 @@ fn follow_file(path: &PathBuf, tx: &SyncSender<Event>, poll: Duration) {
                 if let Err(err) = followed.rewind() {
                     return fail(format!("cannot read `{}`: {err}", path.display()));
                 }
-                let note = format!("`{}` was truncated; reading it from the start", path.display());
+                let note = format!(
+                    "`{}` was truncated; reading it from the start",
+                    path.display()
+                );
                 if tx.send(Event::Note(note)).is_err() {
                     return;
                 }
@@ -505,10 +515,12 @@ mod tests {
         let (tx, rx) = sync_channel(16);
         let producer = std::thread::spawn(move || {
             for n in 1..=5 {
-                tx.send(Event::Record(Position::Line(n), b"{}".to_vec())).unwrap();
+                tx.send(Event::Record(Position::Line(n), b"{}".to_vec()))
+                    .unwrap();
             }
             std::thread::sleep(FLUSH_AFTER * 3);
-            tx.send(Event::Record(Position::Line(6), b"{}".to_vec())).unwrap();
+            tx.send(Event::Record(Position::Line(6), b"{}".to_vec()))
+                .unwrap();
         });
         let mut batches = Vec::new();
         consume(&rx, 2, |batch| {
@@ -552,7 +564,10 @@ mod tests {
         assert_eq!(next(), (Position::Line(2), "{\"n\":2}".into()));
         // The unterminated third line waits for its newline.
         std::thread::sleep(Duration::from_millis(100));
-        let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         file.write_all(b"}\n").unwrap();
         assert_eq!(next(), (Position::Line(3), "{\"n\":3}".into()));
 
@@ -563,7 +578,10 @@ mod tests {
         assert_eq!(next(), (Position::Line(1), "{\"n\":4}".into()));
 
         // Rotated: the old file's last words, then the new file.
-        let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         file.write_all(b"{\"n\":5}").unwrap();
         std::fs::rename(&path, dir.join("alerts.jsonl.1")).unwrap();
         std::fs::write(&path, "{\"n\":6}\n").unwrap();

@@ -111,8 +111,18 @@ fn requests_without_a_body() {
             Role::Viewer,
         ),
         ("task get 42", Method::GET, "/v1/tasks/42", Role::Viewer),
-        ("task retry 42", Method::POST, "/v1/tasks/42/retry", Role::Operator),
-        ("task unblock 42", Method::POST, "/v1/tasks/42/unblock", Role::Operator),
+        (
+            "task retry 42",
+            Method::POST,
+            "/v1/tasks/42/retry",
+            Role::Operator,
+        ),
+        (
+            "task unblock 42",
+            Method::POST,
+            "/v1/tasks/42/unblock",
+            Role::Operator,
+        ),
         (
             "policy list --status Succeeded --entity-kind domain --entity evil.example \
              --action A --source manual --script block --version block@3 \
@@ -124,7 +134,12 @@ fn requests_without_a_body() {
             Role::Viewer,
         ),
         ("policy get 3", Method::GET, "/v1/policies/3", Role::Viewer),
-        ("policy script 3", Method::GET, "/v1/policies/3/script", Role::Viewer),
+        (
+            "policy script 3",
+            Method::GET,
+            "/v1/policies/3/script",
+            Role::Viewer,
+        ),
         ("script list", Method::GET, "/v1/scripts", Role::Viewer),
         (
             "script versions block-attacker",
@@ -140,23 +155,83 @@ fn requests_without_a_body() {
         ),
         ("rule list", Method::GET, "/v1/rules", Role::Viewer),
         ("rule get r1", Method::GET, "/v1/rules/r1", Role::Viewer),
-        ("rule delete r1", Method::DELETE, "/v1/rules/r1", Role::Admin),
-        ("rule enable r1", Method::POST, "/v1/rules/r1/enable", Role::Admin),
-        ("rule disable r1", Method::POST, "/v1/rules/r1/disable", Role::Admin),
+        (
+            "rule delete r1",
+            Method::DELETE,
+            "/v1/rules/r1",
+            Role::Admin,
+        ),
+        (
+            "rule enable r1",
+            Method::POST,
+            "/v1/rules/r1/enable",
+            Role::Admin,
+        ),
+        (
+            "rule disable r1",
+            Method::POST,
+            "/v1/rules/r1/disable",
+            Role::Admin,
+        ),
         ("allow list", Method::GET, "/v1/allowlist", Role::Viewer),
         ("allow get 5", Method::GET, "/v1/allowlist/5", Role::Viewer),
-        ("allow remove 5", Method::DELETE, "/v1/allowlist/5", Role::Operator),
+        (
+            "allow remove 5",
+            Method::DELETE,
+            "/v1/allowlist/5",
+            Role::Operator,
+        ),
         ("target list", Method::GET, "/v1/targets", Role::Viewer),
-        ("target get waf-prod", Method::GET, "/v1/targets/waf-prod", Role::Viewer),
-        ("target delete waf-prod", Method::DELETE, "/v1/targets/waf-prod", Role::Admin),
-        ("component list", Method::GET, "/v1/components", Role::Viewer),
-        ("component inspect aliyun-waf", Method::GET, "/v1/components/aliyun-waf", Role::Viewer),
-        ("component enable aliyun-waf", Method::POST, "/v1/components/aliyun-waf/enable", Role::Admin),
-        ("component disable aliyun-waf", Method::POST, "/v1/components/aliyun-waf/disable", Role::Admin),
-        ("alert list --limit 10 --before 99", Method::GET, "/v1/alerts?limit=10&before=99", Role::Viewer),
+        (
+            "target get waf-prod",
+            Method::GET,
+            "/v1/targets/waf-prod",
+            Role::Viewer,
+        ),
+        (
+            "target delete waf-prod",
+            Method::DELETE,
+            "/v1/targets/waf-prod",
+            Role::Admin,
+        ),
+        (
+            "component list",
+            Method::GET,
+            "/v1/components",
+            Role::Viewer,
+        ),
+        (
+            "component inspect aliyun-waf",
+            Method::GET,
+            "/v1/components/aliyun-waf",
+            Role::Viewer,
+        ),
+        (
+            "component enable aliyun-waf",
+            Method::POST,
+            "/v1/components/aliyun-waf/enable",
+            Role::Admin,
+        ),
+        (
+            "component disable aliyun-waf",
+            Method::POST,
+            "/v1/components/aliyun-waf/disable",
+            Role::Admin,
+        ),
+        (
+            "alert list --limit 10 --before 99",
+            Method::GET,
+            "/v1/alerts?limit=10&before=99",
+            Role::Viewer,
+        ),
         ("alert get 8", Method::GET, "/v1/alerts/8", Role::Viewer),
         ("incident list", Method::GET, "/v1/incidents", Role::Viewer),
-        ("incident get 8", Method::GET, "/v1/incidents/8", Role::Viewer),
+        (
+            "incident get 8",
+            Method::GET,
+            "/v1/incidents/8",
+            Role::Viewer,
+        ),
         (
             "audit list --actor alice --action task.unblock --object task/42 \
              --since 2026-12-01T00:00:00Z --all",
@@ -166,9 +241,19 @@ fn requests_without_a_body() {
             Role::Viewer,
         ),
         ("token list", Method::GET, "/v1/tokens", Role::Admin),
-        ("token revoke ci", Method::DELETE, "/v1/tokens/ci", Role::Admin),
+        (
+            "token revoke ci",
+            Method::DELETE,
+            "/v1/tokens/ci",
+            Role::Admin,
+        ),
         // Names are one path segment each, whatever they hold.
-        ("rule get a/b?c", Method::GET, "/v1/rules/a%2Fb%3Fc", Role::Viewer),
+        (
+            "rule get a/b?c",
+            Method::GET,
+            "/v1/rules/a%2Fb%3Fc",
+            Role::Viewer,
+        ),
     ];
     for (line, method, target, role) in cases {
         let call = call(line);
@@ -239,7 +324,8 @@ fn bodies_of_json_requests() {
         json!({"entity": {"kind": "ip", "value": "203.0.113.7"}})
     );
 
-    let add = call("allow add --kind cidr --value 198.51.100.0/24 --reason 'our scanner' --expires 7d");
+    let add =
+        call("allow add --kind cidr --value 198.51.100.0/24 --reason 'our scanner' --expires 7d");
     assert_eq!(add.request.method, Method::POST);
     assert_eq!(add.request.target(), "/v1/allowlist");
     assert_eq!(add.role, Role::Operator);
@@ -290,15 +376,36 @@ fn alert_handling_bodies() {
 fn mistakes_are_caught_before_sending() {
     let cases: &[(&str, &str)] = &[
         ("alert handle 8", "say how to handle it"),
-        ("alert handle 8 --run-script block", "needs `--entity KIND:VALUE`"),
-        ("alert handle 8 --allowlist --entity ip:192.0.2.1", "needs `--reason`"),
-        ("alert handle 8 --apply-recommended --reason x", "goes with `--allowlist` only"),
-        ("alert handle 8 --apply-recommended --entity ip:192.0.2.1", "takes no `--entity`"),
+        (
+            "alert handle 8 --run-script block",
+            "needs `--entity KIND:VALUE`",
+        ),
+        (
+            "alert handle 8 --allowlist --entity ip:192.0.2.1",
+            "needs `--reason`",
+        ),
+        (
+            "alert handle 8 --apply-recommended --reason x",
+            "goes with `--allowlist` only",
+        ),
+        (
+            "alert handle 8 --apply-recommended --entity ip:192.0.2.1",
+            "takes no `--entity`",
+        ),
         ("script run block --entity 203.0.113.7", "is not KIND:VALUE"),
-        ("script run block --entity ipv4:203.0.113.7", "is not an entity kind"),
+        (
+            "script run block --entity ipv4:203.0.113.7",
+            "is not an entity kind",
+        ),
         ("script run block --entity ip:203.0.113.300", "--entity"),
-        ("allow add --kind ipv4 --value x --reason r", "is not an entity kind"),
-        ("allow add --kind ip --value 192.0.2.1 --reason r --expires soon", "neither an RFC 3339"),
+        (
+            "allow add --kind ipv4 --value x --reason r",
+            "is not an entity kind",
+        ),
+        (
+            "allow add --kind ip --value 192.0.2.1 --reason r --expires soon",
+            "neither an RFC 3339",
+        ),
         (
             "allow add --kind ip --value 192.0.2.1 --reason r --expires 2020-01-01T00:00:00Z",
             "in the past",
@@ -384,11 +491,13 @@ fn target_secrets_come_from_the_file_env_or_stdin() {
         "provider: aliyun\nendpoint: https://wafopenapi.cn-hangzhou.aliyuncs.com\n\
          credential:\n  public_id: LTAI5t\n",
     );
-    let put = |env: &[(&str, &str)], stdin: &str, extra: &str| {
-        match plan_with(&format!("target put waf-prod {} {extra}", yaml.path()), env, stdin) {
-            Ok(Plan::Call(call)) => call,
-            other => panic!("{other:?}"),
-        }
+    let put = |env: &[(&str, &str)], stdin: &str, extra: &str| match plan_with(
+        &format!("target put waf-prod {} {extra}", yaml.path()),
+        env,
+        stdin,
+    ) {
+        Ok(Plan::Call(call)) => call,
+        other => panic!("{other:?}"),
     };
 
     let plain = put(&[], "", "");
@@ -411,10 +520,16 @@ fn target_secrets_come_from_the_file_env_or_stdin() {
         "stdin-secret\r\nignored\n",
         "--secret-stdin",
     );
-    assert_eq!(json_body(&from_stdin)["credential"]["secret"], "stdin-secret");
+    assert_eq!(
+        json_body(&from_stdin)["credential"]["secret"],
+        "stdin-secret"
+    );
 
     // A secret with nothing to pair it with is refused, without echoing it.
-    let bare = TempFile::new("bare.json", "{\"provider\": \"aliyun\", \"endpoint\": \"x\"}");
+    let bare = TempFile::new(
+        "bare.json",
+        "{\"provider\": \"aliyun\", \"endpoint\": \"x\"}",
+    );
     let fail = match plan_with(
         &format!("target put t {}", bare.path()),
         &[(TARGET_SECRET_ENV, "env-secret")],
