@@ -151,6 +151,10 @@ pub struct TaskFilter {
 }
 
 #[derive(Debug, Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one command is parsed per run; boxing buys nothing"
+)]
 pub enum PolicyCommand {
     /// List policies, newest first
     List(PolicyFilter),
