@@ -6,9 +6,10 @@
 //! crate's own tests, so this test asks cargo to build `riposte` (a no-op
 //! when it is up to date) into the target directory and profile this test
 //! binary was built in, both read from the test's own path
-//! (`<target>/<profile>/deps/cli-<hash>`), and takes the executable's path
-//! from cargo's JSON messages. `RIPOSTE_BIN` names a prebuilt binary
-//! instead.
+//! (`<target>/<profile>/deps/cli-<hash>`), takes the executable's path
+//! from cargo's JSON messages, and runs it through a private hard link so
+//! that another build sharing the target directory cannot replace it
+//! mid-run. `RIPOSTE_BIN` names a prebuilt binary instead.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -222,13 +223,25 @@ fn riposte_bin() -> &'static Path {
             .output()
             .expect("running cargo build");
         assert!(output.status.success(), "cargo build -p riposte failed");
-        String::from_utf8_lossy(&output.stdout)
+        let built = String::from_utf8_lossy(&output.stdout)
             .lines()
             .filter_map(|line| serde_json::from_str::<Value>(line).ok())
             .filter(|message| message["reason"] == "compiler-artifact")
             .filter(|message| message["target"]["name"] == "riposte")
             .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-            .expect("cargo reported the riposte executable")
+            .expect("cargo reported the riposte executable");
+
+        // A private hard link, so that another build sharing the target
+        // directory cannot swap the binary under the running tests.
+        let private = target_dir
+            .join("tmp")
+            .join(format!("riposte-cli-test-{profile}"));
+        std::fs::create_dir_all(private.parent().unwrap()).unwrap();
+        let _ = std::fs::remove_file(&private);
+        match std::fs::hard_link(&built, &private) {
+            Ok(()) => private,
+            Err(_) => built,
+        }
     })
 }
 

@@ -34,7 +34,12 @@ invalid; 2 the command line, a local file or the configuration is wrong.";
 #[command(name = "riposte", version, after_help = AFTER_HELP)]
 pub struct Cli {
     /// The daemon's address, such as http://127.0.0.1:8640 [env: RIPOSTE_SERVER]
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "URL"
+    )]
     pub server: Option<String>,
 
     /// The API token [env: RIPOSTE_TOKEN]; prefer --token-file, which keeps
@@ -42,21 +47,32 @@ pub struct Cli {
     #[arg(
         long,
         global = true,
+        help_heading = "Global options",
         value_name = "TOKEN",
         conflicts_with = "token_file"
     )]
     pub token: Option<String>,
 
     /// A file holding the API token [env: RIPOSTE_TOKEN_FILE]
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "PATH"
+    )]
     pub token_file: Option<PathBuf>,
 
     /// The client config file [env: RIPOSTE_CONFIG]
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "PATH"
+    )]
     pub config: Option<PathBuf>,
 
     /// Print the server's JSON answer as it is instead of a table
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
 
     #[command(subcommand)]
@@ -150,9 +166,11 @@ pub struct TaskFilter {
     pub paging: Paging,
 }
 
-// Parsed once per process; boxing the filter would buy nothing.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one command is parsed per run; boxing buys nothing"
+)]
 pub enum PolicyCommand {
     /// List policies, newest first
     List(PolicyFilter),

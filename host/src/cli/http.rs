@@ -211,7 +211,7 @@ impl Client {
     /// Sends `request` and reads the whole answer. Any status is an
     /// answer; only a failure to talk to the server is an error.
     pub fn send(&self, request: &ApiRequest) -> Result<Response, Fail> {
-        // The timer must be created inside the runtime.
+        // The timer is made inside the runtime, which it needs.
         let exchange =
             async { tokio::time::timeout(REQUEST_TIMEOUT, self.exchange(request)).await };
         match self.runtime.block_on(exchange) {

@@ -57,13 +57,17 @@ pub fn run(args: Vec<String>) -> ExitCode {
 
 fn execute(cli: args::Cli) -> Result<ExitCode, Fail> {
     let env = |name: &str| std::env::var(name).ok();
-    let mut stdin = std::io::stdin().lock();
-    let mut inputs = plan::Inputs {
-        now: crate::model::Time::now(),
-        env: &env,
-        stdin: &mut stdin,
+    // Stdin is locked while planning only: `alert send -` reads it from
+    // another thread afterwards.
+    let planned = {
+        let mut stdin = std::io::stdin().lock();
+        let mut inputs = plan::Inputs {
+            now: crate::model::Time::now(),
+            env: &env,
+            stdin: &mut stdin,
+        };
+        plan::plan(&cli.command, &mut inputs)?
     };
-    let planned = plan::plan(&cli.command, &mut inputs)?;
 
     let flags = config::Flags {
         server: cli.server,
