@@ -2,14 +2,8 @@
 //! HTTP API on 127.0.0.1, checking the requests it sends (method, path,
 //! query, `Authorization`, body) and what it prints.
 //!
-//! Finding the binary: `CARGO_BIN_EXE_riposte` exists only in the host
-//! crate's own tests, so this test asks cargo to build `riposte` (a no-op
-//! when it is up to date) into the target directory and profile this test
-//! binary was built in, both read from the test's own path
-//! (`<target>/<profile>/deps/cli-<hash>`), takes the executable's path
-//! from cargo's JSON messages, and runs it through a private hard link so
-//! that another build sharing the target directory cannot replace it
-//! mid-run. `RIPOSTE_BIN` names a prebuilt binary instead.
+//! The binary is the one cargo builds for the host crate's tests
+//! (`CARGO_BIN_EXE_riposte`).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -17,7 +11,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -188,61 +182,9 @@ fn problem(status: u16, title: &str, detail: &str, errors: &[&str]) -> Reply {
     (status, "application/problem+json", body.to_string())
 }
 
-/// The `riposte` binary, built once per test run (see the module docs).
+/// The `riposte` binary cargo built for these tests.
 fn riposte_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(bin) = std::env::var_os("RIPOSTE_BIN") {
-            return PathBuf::from(bin);
-        }
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("<target>/<profile>/deps");
-        let target_dir = profile_dir.parent().expect("<target>");
-        let profile = match profile_dir.file_name().and_then(|name| name.to_str()) {
-            Some("debug") => "dev",
-            Some(other) => other,
-            None => "dev",
-        };
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_string());
-        let output = Command::new(cargo)
-            .current_dir(workspace)
-            .args(["build", "--locked", "-p", "riposte", "--bin", "riposte"])
-            .args([
-                "--profile",
-                profile,
-                "--message-format",
-                "json-render-diagnostics",
-            ])
-            .arg("--target-dir")
-            .arg(target_dir)
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("running cargo build");
-        assert!(output.status.success(), "cargo build -p riposte failed");
-        let built = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .filter(|message| message["reason"] == "compiler-artifact")
-            .filter(|message| message["target"]["name"] == "riposte")
-            .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-            .expect("cargo reported the riposte executable");
-
-        // A private hard link, so that another build sharing the target
-        // directory cannot swap the binary under the running tests.
-        let private = target_dir
-            .join("tmp")
-            .join(format!("riposte-cli-test-{profile}"));
-        std::fs::create_dir_all(private.parent().unwrap()).unwrap();
-        let _ = std::fs::remove_file(&private);
-        match std::fs::hard_link(&built, &private) {
-            Ok(()) => private,
-            Err(_) => built,
-        }
-    })
+    Path::new(env!("CARGO_BIN_EXE_riposte"))
 }
 
 /// A scratch directory with a token file; removed when dropped.
