@@ -5,7 +5,9 @@
 //! hosts and secrets an operator granted it. This crate is the daemon and
 //! its CLI; the modules follow the architecture in `DESIGN.md`:
 //!
-//! - [`ingest`]: alert adapters (Suricata EVE so far);
+//! - [`ingest`]: alert adapters (Suricata EVE, Falco, Wazuh, Alibaba Cloud
+//!   Security Center, a generic format) that turn records into one
+//!   normalized alert;
 //! - [`model`]: the vocabulary (entities, scripts, rules, policies, tasks,
 //!   allowlist) with its state machines and the one parser per value;
 //! - [`store`]: the redb store, its indexes, group commit and retention;

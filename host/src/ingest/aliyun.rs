@@ -63,9 +63,13 @@ const CHINA_STANDARD_TIME: &str = "+08:00";
 pub(super) fn is_event(record: &Value) -> bool {
     let level = string(record, "Level");
     matches!(level, Some("serious" | "suspicious" | "remind"))
-        || ["AlarmEventNameDisplay", "AlarmEventAliasName", "AlarmEventName"]
-            .iter()
-            .any(|field| string(record, field).is_some())
+        || [
+            "AlarmEventNameDisplay",
+            "AlarmEventAliasName",
+            "AlarmEventName",
+        ]
+        .iter()
+        .any(|field| string(record, field).is_some())
 }
 
 /// Reads one event.
@@ -161,7 +165,10 @@ fn details(draft: &mut Draft, record: &Value) {
             continue;
         }
         let value = detail.get("Value");
-        if matches!(value.and_then(Value::as_str).map(str::trim), Some("--" | "-")) {
+        if matches!(
+            value.and_then(Value::as_str).map(str::trim),
+            Some("--" | "-")
+        ) {
             continue;
         }
         let field = format!("Details[{index}].Value");
@@ -225,7 +232,10 @@ mod tests {
         assert_eq!(alert["severity"], "high");
         assert_eq!(alert["time"], "2018-09-25T17:51:01.000Z");
         assert_eq!(alert["host"], "bf6b30d3-eea8-4924-9f0a-XXXXXXXXXXXX");
-        assert_eq!((&alert["src_ip"], &alert["rule_id"]), (&Value::Null, &Value::Null));
+        assert_eq!(
+            (&alert["src_ip"], &alert["rule_id"]),
+            (&Value::Null, &Value::Null)
+        );
         assert_eq!(
             alert["entities"],
             json!({
@@ -268,7 +278,10 @@ mod tests {
             })
         );
         let notes = alert["notes"].to_string();
-        assert!(notes.contains("`Message` `illegal parameter, xxxx`"), "{notes}");
+        assert!(
+            notes.contains("`Message` `illegal parameter, xxxx`"),
+            "{notes}"
+        );
         assert!(notes.contains("`Details[4].Value`: `1.2.3`"), "{notes}");
     }
 
@@ -285,7 +298,11 @@ mod tests {
         assert!(err.starts_with("field `AlarmEventName`: missing"), "{err}");
         let alert = alert(&json!({"EventName": "WEBSHELL", "Level": "fatal"}));
         assert_eq!(alert["severity"], "medium");
-        assert!(alert["notes"].to_string().contains("`fatal` is not a level"));
+        assert!(
+            alert["notes"]
+                .to_string()
+                .contains("`fatal` is not a level")
+        );
         assert!(alert["notes"].to_string().contains("`LastTime`: missing"));
     }
 

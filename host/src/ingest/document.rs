@@ -101,11 +101,11 @@ fn whole(format: Option<Format>, line: usize, document: &Value) -> Vec<Result<Pa
         Contents::One(record) => vec![read(format, record).map_err(fail)],
         Contents::ApiError(reason) => vec![Err(fail(reason))],
         Contents::List(name, []) if name.is_empty() => {
-            vec![Ok(Parsed::Skipped("the JSON array holds no records".into()))]
+            vec![Ok(Parsed::Skipped(
+                "the JSON array holds no records".into(),
+            ))]
         }
-        Contents::List(name, []) => vec![Ok(Parsed::Skipped(format!(
-            "`{name}` holds no records"
-        )))],
+        Contents::List(name, []) => vec![Ok(Parsed::Skipped(format!("`{name}` holds no records")))],
         Contents::List(name, records) => records
             .iter()
             .enumerate()
@@ -156,7 +156,9 @@ fn contents(document: &Value) -> Contents<'_> {
                 _ => {}
             }
         }
-        let failed = object.get("Code").is_some_and(|code| integer(code) != Some(200));
+        let failed = object
+            .get("Code")
+            .is_some_and(|code| integer(code) != Some(200));
         if failed && object.get("Message").is_some() {
             return Contents::ApiError(api_error("Alibaba Cloud", document));
         }
@@ -264,7 +266,8 @@ mod tests {
         );
         let err = parse_line(None, 5, r#"{"x": 1}"#).unwrap_err();
         assert!(
-            err.reason.starts_with("not recognized as suricata-eve, falco, wazuh or aliyun-sas")
+            err.reason
+                .starts_with("not recognized as suricata-eve, falco, wazuh or aliyun-sas")
                 && err.reason.contains("field `title`: missing"),
             "{err}"
         );
@@ -305,14 +308,24 @@ mod tests {
         let results = parse_document(Some(Format::Generic), &array);
         assert_eq!(results.len(), 3);
         let err = results[1].as_ref().unwrap_err();
-        assert!(err.reason.starts_with("record `[1]`: field `title`: missing"), "{err}");
+        assert!(
+            err.reason
+                .starts_with("record `[1]`: field `title`: missing"),
+            "{err}"
+        );
 
         let tencent = json!({"Response": {"List": [{"title": "t"}], "RequestId": "r"}});
-        assert_eq!(kinds(&parse_document(None, &tencent.to_string())), ["alert t"]);
+        assert_eq!(
+            kinds(&parse_document(None, &tencent.to_string())),
+            ["alert t"]
+        );
         let hits = json!({"hits": {"hits": [{"_index": "i", "_source": {"title": "h"}}]}});
         assert_eq!(kinds(&parse_document(None, &hits.to_string())), ["alert h"]);
         let nested = json!({"RequestId": "r", "Data": {"List": [{"title": "n"}]}});
-        assert_eq!(kinds(&parse_document(None, &nested.to_string())), ["alert n"]);
+        assert_eq!(
+            kinds(&parse_document(None, &nested.to_string())),
+            ["alert n"]
+        );
 
         let empty = json!({"RequestId": "r", "SuspEvents": []}).to_string();
         assert_eq!(
@@ -337,7 +350,10 @@ mod tests {
         );
         let tencent = json!({"Response": {"Error": {"Code": "AuthFailure", "Message": "no"}}});
         let results = parse_document(None, &tencent.to_string());
-        assert!(kinds(&results)[0].contains("API error from Tencent Cloud"), "{results:?}");
+        assert!(
+            kinds(&results)[0].contains("API error from Tencent Cloud"),
+            "{results:?}"
+        );
     }
 
     #[test]
@@ -357,7 +373,10 @@ mod tests {
                 "alert Shellshock attack detected",
             ]
         );
-        assert!(kinds(&results)[2].starts_with("error line 3: invalid JSON"), "{results:?}");
+        assert!(
+            kinds(&results)[2].starts_with("error line 3: invalid JSON"),
+            "{results:?}"
+        );
         let err = parse_line(Some(Format::SuricataEve), 1, "2022/06/17 14:46:27 p: Ended");
         assert!(err.is_err());
     }

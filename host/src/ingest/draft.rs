@@ -139,7 +139,9 @@ impl Draft {
 
     fn parse(&mut self, kind: EntityKind, field: &str, value: &str) -> Option<Entity> {
         Entity::parse(kind, value)
-            .map_err(|reason| self.note(format!("`{field}`: {}; ignored", clip(&reason, REASON_LEN))))
+            .map_err(|reason| {
+                self.note(format!("`{field}`: {}; ignored", clip(&reason, REASON_LEN)))
+            })
             .ok()
     }
 
@@ -169,7 +171,9 @@ impl Draft {
             Value::Number(number) => Some(number.to_string()),
             other => {
                 let kind = kind_of(other);
-                self.note(format!("`{field}`: {kind} where a string was expected; ignored"));
+                self.note(format!(
+                    "`{field}`: {kind} where a string was expected; ignored"
+                ));
                 None
             }
         }
@@ -233,11 +237,8 @@ pub(super) fn integer(value: &Value) -> Option<i64> {
     match value {
         Value::Number(number) => number.as_i64().or_else(|| {
             let float = number.as_f64()?;
+            // Whole and within `i64`, so the cast loses nothing.
             let exact = float.fract() == 0.0 && float.abs() < 9.0e18;
-            #[expect(
-                clippy::cast_possible_truncation,
-                reason = "checked whole and within i64 above"
-            )]
             exact.then_some(float as i64)
         }),
         Value::String(text) => text.trim().parse().ok(),
@@ -299,12 +300,19 @@ mod tests {
         let mut draft = Draft::new(Format::Generic, "t".into());
         draft.src_ip("src_ip", Some(&json!("::ffff:203.0.113.7")));
         draft.dest_ip("dest_ip", Some(&json!("203.0.113.7")));
-        draft.entity(EntityKind::Domain, "d", Some(&json!(["B.example.", "b.example"])));
+        draft.entity(
+            EntityKind::Domain,
+            "d",
+            Some(&json!(["B.example.", "b.example"])),
+        );
         draft.name_or_address("h", Some(&json!("198.51.100.1")));
         let alert = draft.finish(&json!({}));
         assert_eq!(alert["src_ip"], "203.0.113.7");
         assert_eq!(alert["dest_ip"], "203.0.113.7");
-        assert_eq!(alert["entities"]["ip"], json!(["203.0.113.7", "198.51.100.1"]));
+        assert_eq!(
+            alert["entities"]["ip"],
+            json!(["203.0.113.7", "198.51.100.1"])
+        );
         assert_eq!(alert["entities"]["domain"], json!(["b.example"]));
         assert!(alert.get("notes").is_none());
     }

@@ -39,9 +39,11 @@ pub(super) fn parse(record: &Value) -> Result<Parsed, String> {
             ));
         }
         None => {
-            return Err("field `rule`: missing; a Falco event names the `rule` that \
+            return Err(
+                "field `rule`: missing; a Falco event names the `rule` that \
                         fired, with its `priority` and `output`"
-                .into());
+                    .into(),
+            );
         }
     };
     let mut draft = Draft::new(Format::Falco, rule.clone());
@@ -76,7 +78,11 @@ fn severity(value: Option<&Value>) -> Result<Severity, String> {
         None | Some(Value::Null) => return Err("missing".into()),
         Some(value) => value,
     };
-    let name = value.as_str().unwrap_or_default().trim().to_ascii_lowercase();
+    let name = value
+        .as_str()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     match name.as_str() {
         "emergency" | "alert" | "critical" => Ok(Severity::Critical),
         "error" => Ok(Severity::High),
@@ -117,7 +123,10 @@ fn event_time(draft: &mut Draft, record: &Value, fields: &Map<String, Value>) {
     let candidates = [
         ("time", record.get("time")),
         ("output_fields.evt.time", fields.get("evt.time")),
-        ("output_fields.evt.time.iso8601", fields.get("evt.time.iso8601")),
+        (
+            "output_fields.evt.time.iso8601",
+            fields.get("evt.time.iso8601"),
+        ),
         ("output_fields.evt_time", fields.get("evt_time")),
     ];
     let (field, value) = candidates
@@ -283,7 +292,10 @@ mod tests {
         }
         let record = json!({"rule": "r", "priority": ["Debug"], "output_fields": [1]});
         let notes = alert(&record)["notes"].to_string();
-        assert!(notes.contains("`priority`: `[\\\"Debug\\\"]` is not a Falco"), "{notes}");
+        assert!(
+            notes.contains("`priority`: `[\\\"Debug\\\"]` is not a Falco"),
+            "{notes}"
+        );
         assert!(notes.contains("`output_fields`: an array"), "{notes}");
         assert!(notes.contains("`time`: missing"), "{notes}");
     }

@@ -31,7 +31,8 @@ pub(super) fn parse(record: &Value) -> Result<Parsed, String> {
     let mut draft = Draft::new(Format::Generic, title);
 
     if let Some(severity) = optional_string(record, "severity")? {
-        let severity = Severity::parse(severity).map_err(|err| format!("field `severity`: {err}"))?;
+        let severity =
+            Severity::parse(severity).map_err(|err| format!("field `severity`: {err}"))?;
         draft.severity("severity", Ok(severity));
     }
     match optional_string(record, "time")? {
@@ -186,7 +187,10 @@ mod tests {
         for (record, needle) in [
             (json!({}), "field `title`: missing; a generic alert needs"),
             (json!({"title": "  "}), "field `title`: empty"),
-            (json!({"title": 7}), "field `title`: a number where a string"),
+            (
+                json!({"title": 7}),
+                "field `title`: a number where a string",
+            ),
             (
                 json!({"title": "x", "severity": "urgent"}),
                 "field `severity`: `urgent` is not a severity; expected one of critical, high",
@@ -219,7 +223,10 @@ mod tests {
                 json!({"title": "x", "entities": []}),
                 "field `entities`: an array where an object",
             ),
-            (json!({"title": "x", "host": ["a"]}), "field `host`: an array"),
+            (
+                json!({"title": "x", "host": ["a"]}),
+                "field `host`: an array",
+            ),
         ] {
             let err = parse(&record).unwrap_err();
             assert!(err.contains(needle), "{record}: {err}");

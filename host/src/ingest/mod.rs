@@ -93,6 +93,8 @@ mod document;
 mod draft;
 mod falco;
 mod generic;
+#[cfg(test)]
+mod robustness;
 mod suricata;
 mod time;
 mod wazuh;
@@ -298,7 +300,8 @@ mod tests {
         assert_eq!(Format::parse(" Suricata-EVE "), Ok(Format::SuricataEve));
         let err = Format::parse("eve").unwrap_err();
         assert!(
-            err.contains("`eve`") && err.contains("generic, suricata-eve, falco, wazuh, aliyun-sas"),
+            err.contains("`eve`")
+                && err.contains("generic, suricata-eve, falco, wazuh, aliyun-sas"),
             "{err}"
         );
     }

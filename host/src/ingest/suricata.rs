@@ -36,9 +36,11 @@ pub(super) fn parse(record: &Value) -> Result<Parsed, String> {
             ));
         }
         None => {
-            return Err("field `event_type`: missing; a Suricata EVE record names its \
+            return Err(
+                "field `event_type`: missing; a Suricata EVE record names its \
                         `event_type`, such as `alert` or `dns`"
-                .into());
+                    .into(),
+            );
         }
     };
     if event_type != "alert" {
@@ -56,9 +58,11 @@ pub(super) fn parse(record: &Value) -> Result<Parsed, String> {
             ));
         }
         None => {
-            return Err("field `alert`: missing; an EVE record of event_type `alert` \
+            return Err(
+                "field `alert`: missing; an EVE record of event_type `alert` \
                         carries an `alert` object with `signature` and `severity`"
-                .into());
+                    .into(),
+            );
         }
     };
 
@@ -112,7 +116,11 @@ fn entities(draft: &mut Draft, record: &Value) {
         draft.add(EntityKind::Url, "http.url", url);
     }
 
-    draft.entity(EntityKind::Domain, "dns.rrname", at(record, &["dns", "rrname"]));
+    draft.entity(
+        EntityKind::Domain,
+        "dns.rrname",
+        at(record, &["dns", "rrname"]),
+    );
     for list in ["query", "queries"] {
         let Some(Value::Array(items)) = at(record, &["dns", list]) else {
             continue;
@@ -171,7 +179,10 @@ mod tests {
         assert_eq!(alert["host"], "sensor-1");
         assert_eq!(alert["src_ip"], "2001:db8::bad");
         assert_eq!(alert["dest_ip"], "10.0.0.1");
-        assert_eq!(alert["entities"], json!({"ip": ["2001:db8::bad", "10.0.0.1"]}));
+        assert_eq!(
+            alert["entities"],
+            json!({"ip": ["2001:db8::bad", "10.0.0.1"]})
+        );
     }
 
     #[test]
@@ -199,7 +210,10 @@ mod tests {
             entities["ip"],
             json!(["2001:db8::bad", "10.0.0.1", "192.168.86.28"])
         );
-        assert_eq!(entities["domain"], json!(["l2.io", "c2.example", "q.example"]));
+        assert_eq!(
+            entities["domain"],
+            json!(["l2.io", "c2.example", "q.example"])
+        );
         assert_eq!(entities["url"], json!(["http://ctldl.example.com/a.cab?1"]));
         assert_eq!(entities["file-hash"], json!([sha]));
         let notes: Vec<&str> = alert["notes"]
@@ -208,9 +222,18 @@ mod tests {
             .iter()
             .map(|n| n.as_str().unwrap())
             .collect();
-        assert!(notes[0].starts_with("`dns.query[0].rrname`: `_ldap._tcp.example`"), "{notes:?}");
-        assert!(notes[1].starts_with("`dns.queries[1].rrname`: `7` is not a domain"), "{notes:?}");
-        assert!(notes[2].starts_with("`files[1].sha256`: `abc` is not a SHA-256"), "{notes:?}");
+        assert!(
+            notes[0].starts_with("`dns.query[0].rrname`: `_ldap._tcp.example`"),
+            "{notes:?}"
+        );
+        assert!(
+            notes[1].starts_with("`dns.queries[1].rrname`: `7` is not a domain"),
+            "{notes:?}"
+        );
+        assert!(
+            notes[2].starts_with("`files[1].sha256`: `abc` is not a SHA-256"),
+            "{notes:?}"
+        );
     }
 
     #[test]
@@ -223,7 +246,10 @@ mod tests {
         })));
         assert_eq!(alert["title"], "Suricata signature 7");
         assert_eq!(alert["severity"], "medium");
-        assert_eq!((&alert["src_ip"], &alert["dest_ip"]), (&Value::Null, &Value::Null));
+        assert_eq!(
+            (&alert["src_ip"], &alert["dest_ip"]),
+            (&Value::Null, &Value::Null)
+        );
         let notes = alert["notes"].to_string();
         for needle in [
             "`alert.severity`: `high` is not a priority",
@@ -243,12 +269,30 @@ mod tests {
             (json!(2), Ok(Severity::Medium)),
             (json!("3"), Ok(Severity::Low)),
             (json!(255), Ok(Severity::Info)),
-            (json!(1e300), Err("`1e+300` is not a priority of 1 or more".to_string())),
-            (json!(0), Err("`0` is not a priority of 1 or more".to_string())),
+            (
+                json!(1e300),
+                Err("`1e+300` is not a priority of 1 or more".to_string()),
+            ),
+            (
+                json!(0),
+                Err("`0` is not a priority of 1 or more".to_string()),
+            ),
         ] {
             assert_eq!(severity(Some(&priority)), expected, "{priority}");
         }
         assert_eq!(severity(None), Err("missing".into()));
+    }
+
+    #[test]
+    fn the_bundled_demo_file_parses() {
+        let text = include_str!("../../../demo/alerts/eve.json");
+        let results = crate::ingest::parse_document(Some(Format::SuricataEve), text);
+        let alerts = results
+            .iter()
+            .filter(|result| matches!(result, Ok(Parsed::Alert(_))))
+            .count();
+        assert_eq!((results.len(), alerts), (8, 6));
+        assert!(results.iter().all(Result::is_ok));
     }
 
     #[test]
@@ -257,7 +301,10 @@ mod tests {
             (json!({}), "field `event_type`: missing"),
             (json!({"event_type": 1}), "field `event_type`: a number"),
             (json!({"event_type": "alert"}), "field `alert`: missing"),
-            (json!({"event_type": "alert", "alert": []}), "field `alert`: an array"),
+            (
+                json!({"event_type": "alert", "alert": []}),
+                "field `alert`: an array",
+            ),
             (
                 json!({"event_type": "alert", "alert": {"severity": 1}}),
                 "field `alert.signature`: missing or empty",

@@ -59,9 +59,11 @@ pub(super) fn parse(record: &Value) -> Result<Parsed, String> {
                 "field `parameters.alert`: {} where an object was expected",
                 kind_of(other)
             )),
-            None => Err("field `parameters.alert`: missing; an active-response `add` \
+            None => Err(
+                "field `parameters.alert`: missing; an active-response `add` \
                          message carries the alert that triggered it"
-                .into()),
+                    .into(),
+            ),
         };
     }
     alert_of(record)
@@ -77,9 +79,11 @@ fn alert_of(record: &Value) -> Result<Parsed, String> {
             ));
         }
         None => {
-            return Err("field `rule`: missing; a Wazuh alert carries a `rule` object \
+            return Err(
+                "field `rule`: missing; a Wazuh alert carries a `rule` object \
                         with `description` and `level`"
-                .into());
+                    .into(),
+            );
         }
     };
     let id = match rule.get("id") {
@@ -90,9 +94,11 @@ fn alert_of(record: &Value) -> Result<Parsed, String> {
         (Some(description), _) => description.to_string(),
         (None, Some(id)) => format!("Wazuh rule {id}"),
         (None, None) => {
-            return Err("field `rule.description`: missing or empty, and no `rule.id` \
+            return Err(
+                "field `rule.description`: missing or empty, and no `rule.id` \
                         either; nothing names the alert"
-                .into());
+                    .into(),
+            );
         }
     };
     let mut draft = Draft::new(Format::Wazuh, title);
@@ -101,7 +107,9 @@ fn alert_of(record: &Value) -> Result<Parsed, String> {
         Some(Value::String(_)) if id.is_none() => draft.note("`rule.id`: empty; left null".into()),
         Some(other) if id.is_none() && !other.is_null() => {
             let kind = kind_of(other);
-            draft.note(format!("`rule.id`: {kind} where a string was expected; left null"));
+            draft.note(format!(
+                "`rule.id`: {kind} where a string was expected; left null"
+            ));
         }
         _ => {}
     }
@@ -118,8 +126,16 @@ fn alert_of(record: &Value) -> Result<Parsed, String> {
     draft.src_ip("data.srcip", at(record, &["data", "srcip"]));
     draft.dest_ip("data.dstip", at(record, &["data", "dstip"]));
     draft.entity(EntityKind::Ip, "agent.ip", at(record, &["agent", "ip"]));
-    draft.entity(EntityKind::Host, "agent.name", at(record, &["agent", "name"]));
-    draft.entity(EntityKind::File, "syscheck.path", at(record, &["syscheck", "path"]));
+    draft.entity(
+        EntityKind::Host,
+        "agent.name",
+        at(record, &["agent", "name"]),
+    );
+    draft.entity(
+        EntityKind::File,
+        "syscheck.path",
+        at(record, &["syscheck", "path"]),
+    );
     let sha256 = at(record, &["syscheck", "sha256_after"]);
     draft.entity(EntityKind::FileHash, "syscheck.sha256_after", sha256);
     for user in ["srcuser", "dstuser"] {
@@ -212,11 +228,17 @@ mod tests {
             let Parsed::Skipped(why) = parse(&message).unwrap() else {
                 panic!("{command} read as an alert");
             };
-            assert!(why.contains(&format!("`{command}` is not a new alert")), "{why}");
+            assert!(
+                why.contains(&format!("`{command}` is not a new alert")),
+                "{why}"
+            );
         }
         let empty = json!({"command": "add", "parameters": {}});
         let err = parse(&empty).unwrap_err();
-        assert!(err.starts_with("field `parameters.alert`: missing"), "{err}");
+        assert!(
+            err.starts_with("field `parameters.alert`: missing"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -260,7 +282,10 @@ mod tests {
         for (record, needle) in [
             (json!({"timestamp": "x"}), "field `rule`: missing"),
             (json!({"rule": "5716"}), "field `rule`: a string"),
-            (json!({"rule": {"level": 3}}), "field `rule.description`: missing"),
+            (
+                json!({"rule": {"level": 3}}),
+                "field `rule.description`: missing",
+            ),
             (
                 json!({"command": "add", "parameters": {"alert": []}}),
                 "field `parameters.alert`: an array",
