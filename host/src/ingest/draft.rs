@@ -116,6 +116,25 @@ impl Draft {
         }
     }
 
+    /// Adds the `process` entity: the pid when `pid` is a positive
+    /// integer (as `wit/component.wit` asks), else the process name.
+    pub(super) fn process(&mut self, pid: (&str, Option<&Value>), name: (&str, Option<&Value>)) {
+        match pid.1 {
+            None | Some(Value::Null) => {}
+            Some(value) => match integer(value) {
+                Some(number) if number > 0 => {
+                    self.add(EntityKind::Process, pid.0, &number.to_string());
+                    return;
+                }
+                _ => {
+                    let (field, shown) = (pid.0, shown(value));
+                    self.note(format!("`{field}`: `{shown}` is not a process id; ignored"));
+                }
+            },
+        }
+        self.entity(EntityKind::Process, name.0, name.1);
+    }
+
     /// Adds a name that may be an address (`http.hostname` can be either):
     /// an `ip` if it parses as one, else a `domain`.
     pub(super) fn name_or_address(&mut self, field: &str, value: Option<&Value>) {

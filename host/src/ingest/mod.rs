@@ -255,29 +255,29 @@ pub fn parse_record(format: Format, record: &Value) -> Result<Parsed, String> {
 /// fits (the caller then reads it as [`Format::Generic`], which refuses it
 /// unless it has a `title`).
 ///
-/// The checks, first match wins: a Wazuh active-response message or a
+/// The checks, first match wins: a `title` string is generic (no vendor
+/// format has one at the top); a Wazuh active-response message or a
 /// `rule` object with `level` or `description` is Wazuh; `event_type` is
 /// Suricata EVE; `rule`, `priority` and `output` strings are Falco; an
 /// Alibaba Cloud event name or a `Level` of `serious`, `suspicious` or
-/// `remind` is Alibaba Cloud; a `title` string is generic.
+/// `remind` is Alibaba Cloud.
 pub fn detect(record: &Value) -> Option<Format> {
     let record = unwrap_hit(record);
-    let field = |name: &str| record.get(name);
-    let is_str = |name: &str| field(name).is_some_and(Value::is_string);
+    let is_str = |name: &str| record.get(name).is_some_and(Value::is_string);
 
-    if wazuh::is_active_response(record) || wazuh::is_alert(record) {
-        return Some(Format::Wazuh);
+    if is_str("title") {
+        Some(Format::Generic)
+    } else if wazuh::is_active_response(record) || wazuh::is_alert(record) {
+        Some(Format::Wazuh)
+    } else if is_str("event_type") {
+        Some(Format::SuricataEve)
+    } else if is_str("rule") && is_str("priority") && is_str("output") {
+        Some(Format::Falco)
+    } else if aliyun::is_event(record) {
+        Some(Format::AliyunSas)
+    } else {
+        None
     }
-    if is_str("event_type") {
-        return Some(Format::SuricataEve);
-    }
-    if is_str("rule") && is_str("priority") && is_str("output") {
-        return Some(Format::Falco);
-    }
-    if aliyun::is_event(record) {
-        return Some(Format::AliyunSas);
-    }
-    is_str("title").then_some(Format::Generic)
 }
 
 /// The `_source` of an Elasticsearch hit, else the record itself.
@@ -338,6 +338,10 @@ mod tests {
             ),
             (r#"{"Name":"x","Level":"remind"}"#, Some(Format::AliyunSas)),
             (r#"{"title":"x"}"#, Some(Format::Generic)),
+            (
+                r#"{"title":"x","rule":{"description":"d"}}"#,
+                Some(Format::Generic),
+            ),
             (r#"{"Response":{"List":[]}}"#, None),
             (r#"{"rule":{"name":"ecs"}}"#, None),
             ("[]", None),

@@ -73,11 +73,13 @@ fn templates() -> Vec<(Format, Value)> {
                    "tls": {"sni": "example.com"},
                    "dns": {"rrname": "example.com", "query": [{"rrname": "a.example"}],
                            "queries": [{"rrname": "b.example"}]},
-                   "fileinfo": {"sha256": "00".repeat(32)}, "files": [{"sha256": "11".repeat(32)}]}),
+                   "fileinfo": {"sha256": "00".repeat(32)},
+                   "files": [{"sha256": "11".repeat(32)}]}),
         ),
         (
             Format::Falco,
-            json!({"rule": "r", "priority": "Error", "output": "t: Error x", "time": "2024-01-02T03:04:05Z",
+            json!({"rule": "r", "priority": "Error", "output": "t: Error x",
+                   "time": "2024-01-02T03:04:05Z",
                    "hostname": "h", "output_fields": {
                        "fd.cip": "192.0.2.1", "fd.sip": "192.0.2.2", "fd.rip": "192.0.2.3",
                        "fd.lip": "192.0.2.4", "fd.cip.name": "example.com", "proc.pid": 1,
