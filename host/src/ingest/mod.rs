@@ -30,19 +30,23 @@
 //! `title` is never empty. `severity` is one of `critical`, `high`,
 //! `medium`, `low`, `info`; a record whose severity field is missing or
 //! unreadable gets `medium` and a note. `time` is UTC with milliseconds, or
-//! null (with a note) when the record's time is missing or unreadable.
+//! null (with a note) when the record's time is missing or unreadable:
+//! such a record is still an alert, because the rule, host and entities
+//! are what a response acts on, and refusing it over its clock would drop
+//! a possibly real attack (Wazuh's own test fixture has a placeholder
+//! `timestamp`).
 //! `rule_id`, `host`, `src_ip` and `dest_ip` are strings or null; the
 //! addresses are canonical (`::ffff:1.2.3.4` is `1.2.3.4`). `entities`
 //! holds only the kinds that have values, each value normalized by
-//! [`crate::model::Entity::parse`], deduplicated, in order of appearance;
-//! it holds every address the record names, the victim's as well as the
+//! [`crate::model::Entity::parse`], deduplicated, in order of appearance,
+//! at most 256 per kind; it holds every address the record names, the victim's as well as the
 //! attacker's, so a rule that blocks should take `alert.src_ip`. `notes`
 //! is present only when something was dropped or assumed. `original` is
 //! the record as received (after unwrapping an envelope, see below).
 //!
 //! Entity values follow `wit/component.wit`: a `process` is its pid when
-//! the record has one, else the process name; a `file` is an absolute
-//! path; a `container` is its id; a `host` is the name or id the source
+//! the record has one, else the process name; a `file` is a path on the
+//! host; a `container` is its id; a `host` is the name or id the source
 //! uses for it; a `file-hash` is a SHA-256 (MD5 and SHA-1 are not taken).
 //!
 //! # Severity
@@ -101,12 +105,14 @@ mod wazuh;
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use document::{LineError, parse_document, parse_line};
 
-/// The alert formats riposte reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// The alert formats riposte reads; serialized as [`Format::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Format {
     /// riposte's own: `title`, `severity`, `entities` and the like.
     Generic,
@@ -123,7 +129,7 @@ pub enum Format {
 }
 
 impl Format {
-    /// Every format, in the order [`detect`] does not follow (see there).
+    /// Every format.
     pub const ALL: [Format; 5] = [
         Format::Generic,
         Format::SuricataEve,
@@ -176,8 +182,10 @@ pub enum Parsed {
     Skipped(String),
 }
 
-/// How bad an alert is, on riposte's scale.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// How bad an alert is, on riposte's scale; serialized as
+/// [`Severity::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Severity {
     Critical,
     High,
@@ -296,6 +304,7 @@ mod tests {
     fn format_names_round_trip_and_teach() {
         for format in Format::ALL {
             assert_eq!(Format::parse(format.as_str()), Ok(format));
+            assert_eq!(serde_json::to_value(format).unwrap(), format.as_str());
         }
         assert_eq!(Format::parse(" Suricata-EVE "), Ok(Format::SuricataEve));
         let err = Format::parse("eve").unwrap_err();
@@ -310,6 +319,7 @@ mod tests {
     fn severity_names_round_trip_and_teach() {
         for severity in Severity::ALL {
             assert_eq!(Severity::parse(severity.as_str()), Ok(severity));
+            assert_eq!(serde_json::to_value(severity).unwrap(), severity.as_str());
         }
         let err = Severity::parse("urgent").unwrap_err();
         assert!(err.contains("critical, high, medium, low, info"), "{err}");
