@@ -296,6 +296,15 @@ mod tests {
     }
 
     #[test]
+    fn windows_line_endings_are_lines_too() {
+        let text = format!("{EVE}\r\n\r\n{EVE}\r\n");
+        assert_eq!(
+            kinds(&parse_document(None, &text)),
+            ["alert A", "skipped blank line", "alert A"]
+        );
+    }
+
+    #[test]
     fn one_pretty_printed_object_is_one_record() {
         let text = "\n\n{\n  \"title\": \"pretty\",\n  \"severity\": \"low\"\n}\n";
         assert_eq!(kinds(&parse_document(None, text)), ["alert pretty"]);
