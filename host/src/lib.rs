@@ -6,7 +6,9 @@
 //! its CLI; the modules follow the architecture in `DESIGN.md`:
 //!
 //! - [`cli`]: the operator's command line client of the HTTP API;
-//! - [`ingest`]: alert adapters (Suricata EVE so far);
+//! - [`ingest`]: alert adapters (Suricata EVE, Falco, Wazuh, Alibaba Cloud
+//!   Security Center, a generic format) that turn records into one
+//!   normalized alert;
 //! - [`model`]: the vocabulary (entities, scripts, rules, policies, tasks,
 //!   allowlist) with its state machines and the one parser per value;
 //! - [`store`]: the redb store, its indexes, group commit and retention;

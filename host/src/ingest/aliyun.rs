@@ -26,9 +26,10 @@
 //! `cloud-resource` from `InstanceId`; and from `Details[]`, by
 //! `InfoType`: a name ending in `path` is a `file`, one holding `sha256` a
 //! `file-hash`, `ip` or `*_ip` an `ip`, one holding `domain` a `domain`,
-//! `url` or `*_url` a `url`, `pid` a `process`, `user` or `*_user` an
-//! `account`. Download links (`download_url`, `Type: html`) and the
-//! placeholder `--` are not entities.
+//! `url` or `*_url` a `url`, `pid` a `process` (when a positive
+//! integer), `user` or `*_user` an `account`. Download links
+//! (`download_url`, `Type: html`) and the placeholder `--` are not
+//! entities.
 
 use serde_json::Value;
 
@@ -172,7 +173,11 @@ fn details(draft: &mut Draft, record: &Value) {
             continue;
         }
         let field = format!("Details[{index}].Value");
-        draft.entity(kind, &field, value);
+        if kind == EntityKind::Process {
+            draft.process((&field, value), ("", None));
+        } else {
+            draft.entity(kind, &field, value);
+        }
     }
 }
 

@@ -116,8 +116,13 @@ fn whole(format: Option<Format>, line: usize, document: &Value) -> Vec<Result<Pa
     }
 }
 
-/// Finds the records in a document, unwrapping provider responses.
+/// Finds the records in a document, unwrapping provider responses. A
+/// document that is itself a record of a known format is not unwrapped,
+/// so an alert with a `Data` or `Response` field stays whole.
 fn contents(document: &Value) -> Contents<'_> {
+    if detect(document).is_some() {
+        return Contents::One(document);
+    }
     let Value::Object(object) = document else {
         return match document {
             Value::Array(records) => Contents::List(String::new(), records),
@@ -287,6 +292,15 @@ mod tests {
                 "error line 4: invalid JSON at column 2: key must be a string",
                 "alert A",
             ]
+        );
+    }
+
+    #[test]
+    fn windows_line_endings_are_lines_too() {
+        let text = format!("{EVE}\r\n\r\n{EVE}\r\n");
+        assert_eq!(
+            kinds(&parse_document(None, &text)),
+            ["alert A", "skipped blank line", "alert A"]
         );
     }
 

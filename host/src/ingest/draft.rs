@@ -21,6 +21,11 @@ const REASON_LEN: usize = 400;
 /// would otherwise grow its alert without bound.
 const MAX_NOTES: usize = 32;
 
+/// The most values one alert keeps per entity kind. The engine acts on at
+/// most 256 entities per alert and rule; keeping more would only grow the
+/// stored alert (and make deduplication quadratic).
+const MAX_VALUES: usize = 256;
+
 /// A normalized alert being assembled.
 #[derive(Debug)]
 pub(super) struct Draft {
@@ -33,6 +38,8 @@ pub(super) struct Draft {
     src_ip: Option<String>,
     dest_ip: Option<String>,
     entities: Vec<(EntityKind, Vec<String>)>,
+    /// The kinds that reached [`MAX_VALUES`].
+    capped: Vec<EntityKind>,
     notes: Vec<String>,
 }
 
@@ -49,6 +56,7 @@ impl Draft {
             src_ip: None,
             dest_ip: None,
             entities: Vec::new(),
+            capped: Vec::new(),
             notes: Vec::new(),
         }
     }
@@ -116,6 +124,25 @@ impl Draft {
         }
     }
 
+    /// Adds the `process` entity: the pid when `pid` is a positive
+    /// integer (as `wit/component.wit` asks), else the process name.
+    pub(super) fn process(&mut self, pid: (&str, Option<&Value>), name: (&str, Option<&Value>)) {
+        match pid.1 {
+            None | Some(Value::Null) => {}
+            Some(value) => match integer(value) {
+                Some(number) if number > 0 => {
+                    self.add(EntityKind::Process, pid.0, &number.to_string());
+                    return;
+                }
+                _ => {
+                    let (field, shown) = (pid.0, shown(value));
+                    self.note(format!("`{field}`: `{shown}` is not a process id; ignored"));
+                }
+            },
+        }
+        self.entity(EntityKind::Process, name.0, name.1);
+    }
+
     /// Adds a name that may be an address (`http.hostname` can be either):
     /// an `ip` if it parses as one, else a `domain`.
     pub(super) fn name_or_address(&mut self, field: &str, value: Option<&Value>) {
@@ -154,8 +181,17 @@ impl Draft {
             }
         };
         let values = &mut self.entities[index].1;
-        if !values.contains(&entity.value) {
+        if values.contains(&entity.value) {
+            return;
+        }
+        if values.len() < MAX_VALUES {
             values.push(entity.value);
+        } else if !self.capped.contains(&entity.kind) {
+            let kind = entity.kind;
+            self.capped.push(kind);
+            self.note(format!(
+                "more than {MAX_VALUES} `{kind}` values; the rest were ignored"
+            ));
         }
     }
 
@@ -237,11 +273,8 @@ pub(super) fn integer(value: &Value) -> Option<i64> {
     match value {
         Value::Number(number) => number.as_i64().or_else(|| {
             let float = number.as_f64()?;
+            // Whole and within `i64`, so the cast loses nothing.
             let exact = float.fract() == 0.0 && float.abs() < 9.0e18;
-            #[expect(
-                clippy::cast_possible_truncation,
-                reason = "checked whole and within i64 above"
-            )]
             exact.then_some(float as i64)
         }),
         Value::String(text) => text.trim().parse().ok(),
@@ -339,6 +372,24 @@ mod tests {
             "`host`: a boolean where a string was expected; ignored"
         );
         assert_eq!(alert["entities"]["ip"], json!(["1.2.3.4"]));
+    }
+
+    #[test]
+    fn values_per_kind_are_bounded() {
+        let mut draft = Draft::new(Format::Generic, "t".into());
+        let many: Vec<Value> = (0..100_000u32)
+            .map(|n| json!(std::net::Ipv4Addr::from(n).to_string()))
+            .collect();
+        draft.entity(EntityKind::Ip, "ips", Some(&Value::Array(many)));
+        let alert = draft.finish(&Value::Null);
+        assert_eq!(
+            alert["entities"]["ip"].as_array().unwrap().len(),
+            MAX_VALUES
+        );
+        assert_eq!(
+            alert["notes"],
+            json!(["more than 256 `ip` values; the rest were ignored"])
+        );
     }
 
     #[test]

@@ -14,11 +14,12 @@
 //! Entities, from `output_fields` (`<NA>` and null are absent): `ip` from
 //! `fd.cip`, `fd.sip`, `fd.rip`, `fd.lip`, `container.ip`, `k8s.pod.ip`;
 //! `domain` from `fd.cip.name` and its siblings; `process` from
-//! `proc.pid`, else `proc.name`; `file` from `fd.name` when it is a path
-//! (for sockets it is an address pair); `container` from `container.id`
-//! (not `host`, which Falco writes for processes outside containers);
-//! `host` from `hostname`; `account` from `user.name`; `cloud-resource`
-//! `k8s:<namespace>/<pod>` from `k8s.ns.name` and `k8s.pod.name`.
+//! `proc.pid` when it is a positive integer, else `proc.name`; `file` from
+//! `fd.name` when it is a path (for sockets it is an address pair);
+//! `container` from `container.id` (not `host`, which Falco writes for
+//! processes outside containers); `host` from `hostname`; `account` from
+//! `user.name`; `cloud-resource` `k8s:<namespace>/<pod>` from
+//! `k8s.ns.name` and `k8s.pod.name`.
 //! `proc.exepath` and `proc.cmdline` stay in `original`.
 
 use serde_json::{Map, Value};
@@ -148,10 +149,10 @@ fn entities(draft: &mut Draft, record: &Value, fields: &Map<String, Value>) {
         draft.name_or_address(name, get(name));
     }
 
-    match get("proc.pid") {
-        Some(pid) if !pid.is_null() => draft.entity(EntityKind::Process, "proc.pid", Some(pid)),
-        _ => draft.entity(EntityKind::Process, "proc.name", get("proc.name")),
-    }
+    draft.process(
+        ("proc.pid", get("proc.pid")),
+        ("proc.name", get("proc.name")),
+    );
     if let Some(path) = get("fd.name").and_then(Value::as_str)
         && path.starts_with('/')
     {
@@ -258,6 +259,7 @@ mod tests {
                 "k8s.pod.ip": "175.16.199.0/24",
                 "container.id": "host",
                 "fd.name": "10.0.0.1:5->10.0.0.2:80",
+                "proc.pid": -1,
                 "proc.name": "sh"
             }
         });
@@ -272,6 +274,10 @@ mod tests {
         );
         assert!(
             notes.contains("`k8s.pod.ip`: `175.16.199.0/24` is a network"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("`proc.pid`: `-1` is not a process id"),
             "{notes}"
         );
     }

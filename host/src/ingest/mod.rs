@@ -30,19 +30,23 @@
 //! `title` is never empty. `severity` is one of `critical`, `high`,
 //! `medium`, `low`, `info`; a record whose severity field is missing or
 //! unreadable gets `medium` and a note. `time` is UTC with milliseconds, or
-//! null (with a note) when the record's time is missing or unreadable.
+//! null (with a note) when the record's time is missing or unreadable:
+//! such a record is still an alert, because the rule, host and entities
+//! are what a response acts on, and refusing it over its clock would drop
+//! a possibly real attack (Wazuh's own test fixture has a placeholder
+//! `timestamp`).
 //! `rule_id`, `host`, `src_ip` and `dest_ip` are strings or null; the
 //! addresses are canonical (`::ffff:1.2.3.4` is `1.2.3.4`). `entities`
 //! holds only the kinds that have values, each value normalized by
-//! [`crate::model::Entity::parse`], deduplicated, in order of appearance;
-//! it holds every address the record names, the victim's as well as the
+//! [`crate::model::Entity::parse`], deduplicated, in order of appearance,
+//! at most 256 per kind; it holds every address the record names, the victim's as well as the
 //! attacker's, so a rule that blocks should take `alert.src_ip`. `notes`
 //! is present only when something was dropped or assumed. `original` is
 //! the record as received (after unwrapping an envelope, see below).
 //!
 //! Entity values follow `wit/component.wit`: a `process` is its pid when
-//! the record has one, else the process name; a `file` is an absolute
-//! path; a `container` is its id; a `host` is the name or id the source
+//! the record has one, else the process name; a `file` is a path on the
+//! host; a `container` is its id; a `host` is the name or id the source
 //! uses for it; a `file-hash` is a SHA-256 (MD5 and SHA-1 are not taken).
 //!
 //! # Severity
@@ -93,18 +97,22 @@ mod document;
 mod draft;
 mod falco;
 mod generic;
+#[cfg(test)]
+mod robustness;
 mod suricata;
 mod time;
 mod wazuh;
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use document::{LineError, parse_document, parse_line};
 
-/// The alert formats riposte reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// The alert formats riposte reads; serialized as [`Format::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Format {
     /// riposte's own: `title`, `severity`, `entities` and the like.
     Generic,
@@ -121,7 +129,7 @@ pub enum Format {
 }
 
 impl Format {
-    /// Every format, in the order [`detect`] does not follow (see there).
+    /// Every format.
     pub const ALL: [Format; 5] = [
         Format::Generic,
         Format::SuricataEve,
@@ -174,8 +182,10 @@ pub enum Parsed {
     Skipped(String),
 }
 
-/// How bad an alert is, on riposte's scale.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// How bad an alert is, on riposte's scale; serialized as
+/// [`Severity::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Severity {
     Critical,
     High,
@@ -253,29 +263,29 @@ pub fn parse_record(format: Format, record: &Value) -> Result<Parsed, String> {
 /// fits (the caller then reads it as [`Format::Generic`], which refuses it
 /// unless it has a `title`).
 ///
-/// The checks, first match wins: a Wazuh active-response message or a
+/// The checks, first match wins: a `title` string is generic (no vendor
+/// format has one at the top); a Wazuh active-response message or a
 /// `rule` object with `level` or `description` is Wazuh; `event_type` is
 /// Suricata EVE; `rule`, `priority` and `output` strings are Falco; an
 /// Alibaba Cloud event name or a `Level` of `serious`, `suspicious` or
-/// `remind` is Alibaba Cloud; a `title` string is generic.
+/// `remind` is Alibaba Cloud.
 pub fn detect(record: &Value) -> Option<Format> {
     let record = unwrap_hit(record);
-    let field = |name: &str| record.get(name);
-    let is_str = |name: &str| field(name).is_some_and(Value::is_string);
+    let is_str = |name: &str| record.get(name).is_some_and(Value::is_string);
 
-    if wazuh::is_active_response(record) || wazuh::is_alert(record) {
-        return Some(Format::Wazuh);
+    if is_str("title") {
+        Some(Format::Generic)
+    } else if wazuh::is_active_response(record) || wazuh::is_alert(record) {
+        Some(Format::Wazuh)
+    } else if is_str("event_type") {
+        Some(Format::SuricataEve)
+    } else if is_str("rule") && is_str("priority") && is_str("output") {
+        Some(Format::Falco)
+    } else if aliyun::is_event(record) {
+        Some(Format::AliyunSas)
+    } else {
+        None
     }
-    if is_str("event_type") {
-        return Some(Format::SuricataEve);
-    }
-    if is_str("rule") && is_str("priority") && is_str("output") {
-        return Some(Format::Falco);
-    }
-    if aliyun::is_event(record) {
-        return Some(Format::AliyunSas);
-    }
-    is_str("title").then_some(Format::Generic)
 }
 
 /// The `_source` of an Elasticsearch hit, else the record itself.
@@ -294,6 +304,7 @@ mod tests {
     fn format_names_round_trip_and_teach() {
         for format in Format::ALL {
             assert_eq!(Format::parse(format.as_str()), Ok(format));
+            assert_eq!(serde_json::to_value(format).unwrap(), format.as_str());
         }
         assert_eq!(Format::parse(" Suricata-EVE "), Ok(Format::SuricataEve));
         let err = Format::parse("eve").unwrap_err();
@@ -308,6 +319,7 @@ mod tests {
     fn severity_names_round_trip_and_teach() {
         for severity in Severity::ALL {
             assert_eq!(Severity::parse(severity.as_str()), Ok(severity));
+            assert_eq!(serde_json::to_value(severity).unwrap(), severity.as_str());
         }
         let err = Severity::parse("urgent").unwrap_err();
         assert!(err.contains("critical, high, medium, low, info"), "{err}");
@@ -336,6 +348,10 @@ mod tests {
             ),
             (r#"{"Name":"x","Level":"remind"}"#, Some(Format::AliyunSas)),
             (r#"{"title":"x"}"#, Some(Format::Generic)),
+            (
+                r#"{"title":"x","rule":{"description":"d"}}"#,
+                Some(Format::Generic),
+            ),
             (r#"{"Response":{"List":[]}}"#, None),
             (r#"{"rule":{"name":"ecs"}}"#, None),
             ("[]", None),

@@ -284,6 +284,18 @@ mod tests {
     }
 
     #[test]
+    fn the_bundled_demo_file_parses() {
+        let text = include_str!("../../../demo/alerts/eve.json");
+        let results = crate::ingest::parse_document(Some(Format::SuricataEve), text);
+        let alerts = results
+            .iter()
+            .filter(|result| matches!(result, Ok(Parsed::Alert(_))))
+            .count();
+        assert_eq!((results.len(), alerts), (8, 6));
+        assert!(results.iter().all(Result::is_ok));
+    }
+
+    #[test]
     fn refuses_records_that_name_no_alert() {
         for (record, needle) in [
             (json!({}), "field `event_type`: missing"),
