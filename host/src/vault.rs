@@ -38,6 +38,7 @@ pub enum VaultError {
 
 /// A credential: the public part (such as an AccessKeyId) and the secret.
 #[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Credential {
     pub public_id: String,
     pub secret: String,

@@ -60,6 +60,9 @@ pub const TOKEN_PREFIX: &str = "rpt_";
 pub struct Tokens {
     by_name: Arc<RwLock<HashMap<String, TokenRecord>>>,
     last_used: Arc<RwLock<HashMap<String, Time>>>,
+    /// Held across a change's store write and cache update, so that a
+    /// revoke cannot land between the two and be undone.
+    changes: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Why a token was not accepted; the same answer for every case, so a
@@ -91,8 +94,9 @@ impl Tokens {
     /// Checks an `Authorization` header value.
     pub fn authenticate(&self, header: Option<&str>) -> Result<Caller, Rejected> {
         let token = header
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(|value| value.trim().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
             .ok_or(Rejected)?;
         let (name, secret) = split_token(token).ok_or(Rejected)?;
         let presented = Sha256::digest(secret.as_bytes());
@@ -141,6 +145,7 @@ impl Tokens {
         };
         let saved = record.clone();
         let actor = actor.to_string();
+        let _changing = self.changes.lock().await;
         store
             .write(move |tx| {
                 if tx.token(&saved.name)?.is_some() {
@@ -169,8 +174,23 @@ impl Tokens {
     pub async fn revoke(&self, store: &Store, name: &str, actor: &str) -> Result<(), StoreError> {
         let token = name.to_string();
         let actor = actor.to_string();
+        let _changing = self.changes.lock().await;
+        let other_admins = self
+            .list()
+            .iter()
+            .filter(|(record, _)| record.role == Role::Admin.as_str() && record.name != name)
+            .count();
         let removed = store
             .write(move |tx| {
+                let Some(record) = tx.token(&token)? else {
+                    return Ok(false);
+                };
+                if record.role == Role::Admin.as_str() && other_admins == 0 {
+                    return Err(StoreError::Conflict(format!(
+                        "`{token}` is the last admin token; create another admin token \
+                         before revoking it"
+                    )));
+                }
                 let removed = tx.delete_token(&token)?;
                 if removed {
                     tx.audit(&actor, "token.revoke", &format!("token/{token}"), "")?;

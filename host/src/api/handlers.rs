@@ -90,10 +90,15 @@ pub async fn openapi_json() -> Answer {
 }
 
 pub async fn no_route(uri: axum::http::Uri) -> Problem {
-    Problem::not_found(format!(
-        "route `{}`; the routes are listed at /v1/openapi.json",
-        uri.path()
-    ))
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "Not found",
+        format!(
+            "there is no route `{}`; the routes are listed at /v1/openapi.json",
+            uri.path()
+        ),
+    )
 }
 
 pub async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> Problem {
@@ -204,6 +209,22 @@ pub async fn list_policies(State(state): State<ApiState>, Query(q): Query<Policy
                 .to_string(),
         ),
     };
+    if let Some(version) = &q.version
+        && !version
+            .rsplit_once('@')
+            .is_some_and(|(name, v)| !name.is_empty() && v.parse::<u32>().is_ok())
+    {
+        return Err(Problem::invalid(vec![format!(
+            "query `version`: `{version}` is not `NAME@VERSION`, such as `block-attacker@2`"
+        )]));
+    }
+    if let (Some(since), Some(until)) = (q.since, q.until)
+        && since >= until
+    {
+        return Err(Problem::invalid(vec![format!(
+            "query `since`: {since} is not before `until` {until}"
+        )]));
+    }
     let filter = PolicyFilter {
         status: q
             .status
@@ -361,18 +382,7 @@ pub async fn create_script(
     Extension(caller): Extension<Caller>,
     Document(spec): Document<ScriptSpec>,
 ) -> Answer {
-    let name = spec.name.clone();
-    let exists = !state
-        .engine
-        .store()
-        .read(|r| r.script_versions(&name))?
-        .is_empty();
-    if exists {
-        return Err(Problem::conflict(format!(
-            "script `{name}` exists; publish a new version with POST /v1/scripts/{name}/versions"
-        )));
-    }
-    let version = state.engine.publish_script(spec, &caller.name).await?;
+    let version = state.engine.create_script(spec, &caller.name).await?;
     with_status(StatusCode::CREATED, version)
 }
 
@@ -474,21 +484,16 @@ pub async fn put_rule(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
     PathId(name): PathId<String>,
-    Document(mut body): Document<serde_json::Map<String, Value>>,
+    Document(mut rule): Document<RuleSpec>,
 ) -> Answer {
-    match body.get("name") {
-        None => {
-            body.insert("name".into(), Value::String(name.clone()));
-        }
-        Some(Value::String(given)) if *given == name => {}
-        Some(other) => {
-            return Err(Problem::invalid(vec![format!(
-                "field `name`: {other} differs from the rule in the path, `{name}`"
-            )]));
-        }
+    if rule.name.is_empty() {
+        rule.name = name.clone();
+    } else if rule.name != name {
+        return Err(Problem::invalid(vec![format!(
+            "field `name`: `{}` differs from the rule in the path, `{name}`",
+            rule.name
+        )]));
     }
-    let bytes = serde_json::to_vec(&body).expect("a JSON object serializes");
-    let rule: RuleSpec = parse_json(&bytes)?;
     state.engine.put_rule(rule.clone(), &caller.name).await?;
     ok(rule)
 }
@@ -538,8 +543,17 @@ pub struct AllowInput {
     scope: Option<crate::model::Scope>,
 }
 
+/// The longest allowlist reason accepted.
+const MAX_REASON: usize = 1024;
+
 impl AllowInput {
     fn entry(self, id: u64) -> Result<AllowEntry, Problem> {
+        if self.reason.len() > MAX_REASON {
+            return Err(Problem::invalid(vec![format!(
+                "field `reason`: {} bytes; at most {MAX_REASON} are kept",
+                self.reason.len()
+            )]));
+        }
         let kind = EntityKind::parse(&self.kind)
             .map_err(|err| Problem::invalid(vec![format!("field `kind`: {err}")]))?;
         if let Some(at) = self.expires_at
@@ -670,8 +684,21 @@ pub async fn put_target(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
     PathId(id): PathId<String>,
-    Json(input): Json<TargetInput>,
+    raw: Raw,
 ) -> Answer {
+    // serde's messages quote the value they could not read; for the
+    // credential that value may be the secret.
+    let input: TargetInput = parse_json(&raw.bytes).map_err(|mut problem| {
+        let about_credential = problem.detail.contains("credential")
+            || problem.errors.iter().any(|e| e.contains("credential"));
+        if about_credential {
+            let only = "field `credential`: expected an object with `public_id` and `secret` \
+                        strings and nothing else";
+            problem.errors = vec![only.to_string()];
+            problem.detail = only.to_string();
+        }
+        problem
+    })?;
     let target = TargetRecord {
         id: id.clone(),
         provider: input.provider,
@@ -841,7 +868,10 @@ async fn ingest_one(
     raw: Raw,
 ) -> Answer {
     let format = parse_format(&q)?;
-    let key = idempotency_key(&headers)?;
+    // Senders' keys live in a namespace of their own, so that one can never
+    // equal the content key (`sha256:...`) of an alert sent without one, or
+    // the key of a batch line.
+    let key = idempotency_key(&headers)?.map(|key| format!("key:{key}"));
     let record: Value = parse_json(&raw.bytes)?;
     let format = format
         .or_else(|| ingest::detect(&record))
@@ -875,7 +905,35 @@ async fn ingest_batch(
     let text = std::str::from_utf8(&raw.bytes)
         .map_err(|_| Problem::bad_request("the body is not UTF-8 text"))?;
     let _ = raw.ndjson;
-    let records = ingest::parse_document(format, text);
+    let lines = text.lines().filter(|line| !line.trim().is_empty()).count();
+    if lines > super::MAX_BATCH_RECORDS && !text.trim_start().starts_with('[') {
+        return Err(Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-many-records",
+            "Too many records",
+            format!(
+                "the batch has {lines} lines; send at most {} records per request",
+                super::MAX_BATCH_RECORDS
+            ),
+        ));
+    }
+    // Blank lines are not records: they get no result.
+    let records: Vec<_> = ingest::parse_document(format, text)
+        .into_iter()
+        .filter(|record| !matches!(record, Ok(Parsed::Skipped(reason)) if reason == "blank line"))
+        .collect();
+    if records.len() > super::MAX_BATCH_RECORDS {
+        return Err(Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-many-records",
+            "Too many records",
+            format!(
+                "the batch has {} records; send at most {} per request",
+                records.len(),
+                super::MAX_BATCH_RECORDS
+            ),
+        ));
+    }
     let mut results: Vec<Value> = vec![Value::Null; records.len()];
     let (mut ingested, mut skipped, mut failed) = (0usize, 0usize, 0usize);
     let mut running = tokio::task::JoinSet::new();
@@ -893,7 +951,7 @@ async fn ingest_batch(
             }
             Ok(Parsed::Alert(alert)) => {
                 let engine = state.engine.clone();
-                let key = key.as_ref().map(|key| format!("{key}#{line}"));
+                let key = key.as_ref().map(|key| format!("batch:{key}#{line}"));
                 let source = alert
                     .get("format")
                     .and_then(Value::as_str)

@@ -35,7 +35,10 @@ use crate::engine::Engine;
 /// The largest request body accepted, except on batch ingestion.
 pub const MAX_BODY: usize = 2 << 20;
 /// The largest batch ingestion body.
-pub const MAX_BATCH_BODY: usize = 32 << 20;
+pub const MAX_BATCH_BODY: usize = 8 << 20;
+/// The most records one batch may hold; larger feeds are split by the
+/// sender (`riposte alert send` sends 500 per request).
+pub const MAX_BATCH_RECORDS: usize = 10_000;
 /// How long a request may take before it is answered 503.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -754,21 +757,27 @@ async fn authorize(State(state): State<ApiState>, request: Request, next: Next) 
 }
 
 async fn check_and_run(state: &ApiState, mut request: Request, next: Next, path: &str) -> Response {
-    let method = request.method().as_str().to_string();
-    let Some(route) = ROUTES
+    // axum answers HEAD with the GET handler, so HEAD needs GET's role.
+    let method = match request.method().as_str() {
+        "HEAD" => "GET".to_string(),
+        other => other.to_string(),
+    };
+    let access = ROUTES
         .iter()
         .find(|route| route.path == path && route.method == method)
-    else {
-        // A method the path does not serve: let the router answer 405.
+        .map(|route| route.access)
+        // A handler reached without a table entry is a bug; refuse all but
+        // admins rather than serve it open.
+        .unwrap_or(Access::Role(Role::Admin));
+    let Access::Role(needed) = access else {
         return next.run(request).await;
     };
-    let Access::Role(needed) = route.access else {
-        return next.run(request).await;
+    // Two Authorization headers are refused: which one counts is ambiguous.
+    let mut values = request.headers().get_all(header::AUTHORIZATION).iter();
+    let header = match (values.next(), values.next()) {
+        (Some(value), None) => value.to_str().ok(),
+        _ => None,
     };
-    let header = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok());
     let caller = match state.tokens.authenticate(header) {
         Ok(caller) => caller,
         Err(_) => {

@@ -93,6 +93,7 @@ impl Engine {
             target.credential = existing;
         }
         super::check_target(&target)?;
+        let _changing = self.inner().target_changes.lock().await;
         let actor = actor.to_string();
         let id = target.id.clone();
         let secret_name = name.clone();
@@ -133,6 +134,26 @@ impl Engine {
         let id = id.to_string();
         let name = credential_name(&id);
         let secret = name.clone();
+        let users: Vec<String> = self
+            .planner()
+            .scripts
+            .values()
+            .filter(|script| {
+                script
+                    .spec
+                    .steps
+                    .iter()
+                    .any(|step| step.targets.contains(&id))
+            })
+            .map(|script| script.spec.name.clone())
+            .collect();
+        if !users.is_empty() {
+            return Err(EngineError::Conflict(format!(
+                "target `{id}` is named by script(s) {}; publish versions without it first",
+                users.join(", ")
+            )));
+        }
+        let _changing = self.inner().target_changes.lock().await;
         let outcome = self
             .store()
             .write(move |tx| {
@@ -175,23 +196,33 @@ impl Engine {
         self.reload()
     }
 
-    /// Enables or disables a response rule.
+    /// Enables or disables a response rule, changing nothing else of it
+    /// (read and written in one transaction, so a concurrent edit of the
+    /// rule is not undone).
     pub async fn set_rule_enabled(
         &self,
         name: &str,
         enabled: bool,
         actor: &str,
     ) -> Result<crate::model::RuleSpec, EngineError> {
-        let mut rule = self
-            .planner()
-            .rules
-            .iter()
-            .find(|rule| rule.name == name)
-            .cloned()
-            .ok_or_else(|| EngineError::NotFound(format!("rule `{name}`")))?;
-        rule.enabled = enabled;
-        self.put_rule(rule.clone(), actor).await?;
-        Ok(rule)
+        let actor = actor.to_string();
+        let rule = name.to_string();
+        let saved = self
+            .store()
+            .write(move |tx| {
+                let mut found = tx
+                    .rule(&rule)?
+                    .ok_or_else(|| StoreError::NotFound(format!("rule `{rule}`")))?;
+                found.enabled = enabled;
+                tx.put_rule(&found)?;
+                let detail = if enabled { "enabled" } else { "disabled" };
+                tx.audit(&actor, "rule.put", &format!("rule/{rule}"), detail)?;
+                Ok(found)
+            })
+            .await
+            .map_err(store_to_engine)?;
+        self.reload()?;
+        Ok(saved)
     }
 
     /// Replaces an allowlist entry's value, scope, expiry and reason.

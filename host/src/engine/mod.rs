@@ -139,6 +139,9 @@ pub(crate) struct Inner {
     limiters: limits::Limiters,
     /// Per-rule policy rate limits, by rule name: (window start, count).
     rule_windows: Mutex<BTreeMap<String, (Instant, u32)>>,
+    /// Held across changes to targets and their credentials, so that the
+    /// store and the runtime's secret store change in the same order.
+    target_changes: tokio::sync::Mutex<()>,
     /// Tasks (and reverts) with a run in progress in this process.
     in_flight: Mutex<HashSet<(u64, bool)>>,
     wake: Notify,
@@ -189,6 +192,7 @@ impl Engine {
                 reload: Mutex::new(()),
                 limiters,
                 rule_windows: Mutex::default(),
+                target_changes: tokio::sync::Mutex::new(()),
                 in_flight: Mutex::default(),
                 wake: Notify::new(),
                 salt,
@@ -343,6 +347,41 @@ impl Engine {
         Ok(version)
     }
 
+    /// Validates `spec` and publishes it as version 1 of a new script;
+    /// refused when a script of that name exists.
+    pub async fn create_script(
+        &self,
+        spec: ScriptSpec,
+        actor: &str,
+    ) -> Result<ScriptVersion, EngineError> {
+        spec.validate(&self.known()).map_err(EngineError::Invalid)?;
+        let actor = actor.to_string();
+        let version = self
+            .inner
+            .store
+            .write(move |tx| {
+                let name = &spec.name;
+                if tx.latest_version(name)? > 0 {
+                    return Err(StoreError::Conflict(format!(
+                        "script `{name}` exists; publish a new version with \
+                         POST /v1/scripts/{name}/versions"
+                    )));
+                }
+                let version = tx.publish_script(spec.clone(), &actor)?;
+                tx.audit(
+                    &actor,
+                    "script.publish",
+                    &format!("script/{name}"),
+                    "version 1",
+                )?;
+                Ok(version)
+            })
+            .await
+            .map_err(store_to_engine)?;
+        self.reload()?;
+        Ok(version)
+    }
+
     /// Validates and saves a response rule.
     pub async fn put_rule(&self, rule: RuleSpec, actor: &str) -> Result<(), EngineError> {
         rule.validate(&self.known()).map_err(EngineError::Invalid)?;
@@ -452,6 +491,13 @@ impl Engine {
             .store
             .write(move |tx| {
                 let (mut signal, delivery) = tx.insert_signal(kind, &key, &source, data.clone())?;
+                if delivery == Ingested::Duplicate && signal.data != data {
+                    return Err(StoreError::Conflict(format!(
+                        "idempotency key already used by alert {} with different content; \
+                         use a new key for a new alert",
+                        signal.id
+                    )));
+                }
                 let (drafts, skipped) = match (delivery, on_update.clone()) {
                     (Ingested::Duplicate, _) => (Vec::new(), Vec::new()),
                     (Ingested::Updated, Some(update)) => update,
@@ -503,7 +549,8 @@ impl Engine {
                 }
                 Ok((report, tasks))
             })
-            .await?;
+            .await
+            .map_err(store_to_engine)?;
         for task in tasks {
             self.dispatch(task.id, task.status);
         }

@@ -123,13 +123,16 @@ impl Default for Guardrails {
 /// IPv4-mapped IPv6 needs no entry: entities are normalized, so
 /// `::ffff:127.0.0.1` arrives as `127.0.0.1` and `::ffff:0:0/96` as
 /// `0.0.0.0/0`.
-const SPECIAL: [(&str, &str); 9] = [
+const SPECIAL: [(&str, &str); 12] = [
     ("0.0.0.0/8", "unspecified (\"this network\")"),
     ("127.0.0.0/8", "loopback"),
     ("169.254.0.0/16", "link-local"),
+    ("224.0.0.0/4", "multicast"),
     ("255.255.255.255/32", "broadcast"),
+    ("240.0.0.0/4", "reserved"),
     ("::/128", "unspecified"),
     ("::1/128", "loopback"),
+    ("::/96", "IPv4-compatible (deprecated)"),
     ("fe80::/10", "link-local"),
     ("ff00::/8", "multicast"),
     ("64:ff9b::/96", "NAT64 (IPv4 behind IPv6)"),
@@ -294,6 +297,11 @@ mod tests {
             // adversarial review of issue 3).
             (cidr("169.0.0.0/8"), "link-local"),
             (cidr("255.255.255.254/31"), "broadcast"),
+            (ip("250.1.2.3"), "reserved"),
+            (ip("255.255.255.255"), "broadcast"),
+            (ip("224.0.0.251"), "multicast"),
+            (cidr("239.0.0.0/8"), "multicast"),
+            (ip("::7f00:1"), "IPv4-compatible"),
             (cidr("64.0.0.0/2"), "wider than"),
             (cidr("128.0.0.0/1"), "wider than"),
             (cidr("fe00::/7"), "wider than"),

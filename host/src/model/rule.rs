@@ -83,6 +83,8 @@ fn enabled() -> bool {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
+    /// Required; may be left out of an API body whose path names the rule.
+    #[serde(default)]
     pub name: String,
     pub trigger: TriggerKind,
     /// A CEL condition over `alert`; without one the rule fires on every

@@ -364,7 +364,8 @@ impl<'a> Tx<'a> {
         load(&self.table(SCRIPTS)?, (name, version), "script")
     }
 
-    fn latest_version(&self, name: &str) -> Result<u32, StoreError> {
+    /// The latest published version of a script, 0 when there is none.
+    pub fn latest_version(&self, name: &str) -> Result<u32, StoreError> {
         let table = self.table(SCRIPTS)?;
         let mut range = table
             .range((name, 0)..=(name, u32::MAX))
@@ -381,6 +382,11 @@ impl<'a> Tx<'a> {
             .insert(rule.name.as_str(), encode(rule).as_slice())
             .map_err(StoreError::storage)?;
         Ok(())
+    }
+
+    /// The rule called `name`, if any.
+    pub fn rule(&self, name: &str) -> Result<Option<RuleSpec>, StoreError> {
+        load(&self.table(RULES)?, name, "rule")
     }
 
     /// Deletes a rule; false when there was none.

@@ -78,6 +78,41 @@ async fn every_route_checks_the_token_and_its_role() {
         checked += 1;
     }
     assert_eq!(checked, ROUTES.len() - 1);
+
+    // HEAD is served by the GET handlers, so it needs GET's role.
+    for path in ["/v1/tokens", "/v1/audit", "/v1/targets", "/metrics"] {
+        let status = anonymous.send("HEAD", path, None, &[]).await.status;
+        assert_eq!(status, 401, "HEAD {path} without a token");
+    }
+    let viewer = &tokens[0].1;
+    assert_eq!(
+        viewer.send("HEAD", "/v1/tokens", None, &[]).await.status,
+        403
+    );
+    // The scheme is case-insensitive; two Authorization headers are refused.
+    let lower = format!("bearer {}", daemon.admin);
+    let bare = Client {
+        addr: daemon.addr,
+        token: None,
+    };
+    assert_eq!(
+        bare.send("GET", "/v1/tasks", None, &[("authorization", &lower)])
+            .await
+            .status,
+        200
+    );
+    let twice = bare
+        .send(
+            "GET",
+            "/v1/tasks",
+            None,
+            &[
+                ("authorization", &lower),
+                ("authorization", "Bearer rpt_x_y"),
+            ],
+        )
+        .await;
+    assert_eq!(twice.status, 401);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -107,6 +142,9 @@ async fn a_revoked_token_stops_working_at_once_and_tokens_are_stored_hashed() {
             .await,
         409,
     );
+    // The last admin token cannot be revoked: nobody could administer.
+    let text = problem(&admin.delete("/v1/tokens/admin").await, 409);
+    assert!(text.contains("last admin token"), "{text}");
     assert_eq!(admin.delete("/v1/tokens/ci").await.status, 204);
     problem(&ci.get("/v1/tasks").await, 401);
     problem(&admin.delete("/v1/tokens/ci").await, 404);

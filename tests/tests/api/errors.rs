@@ -85,6 +85,78 @@ async fn bad_input_is_explained_and_changes_nothing() {
     let text = problem(&admin.get("/v1/tasks?entity=1.2.3.4").await, 422);
     assert!(text.contains("entity_kind"), "{text}");
     problem(&admin.get("/v1/policies?since=yesterday").await, 422);
+    let text = problem(&admin.get("/v1/policies?version=block-source").await, 422);
+    assert!(text.contains("NAME@VERSION"), "{text}");
+    // A rule with a key given twice is refused, not read as the last one.
+    let doubled = "trigger: alert\nscript: block-source\ncondition: 'false'\ncondition: 'true'\n";
+    let reply = admin
+        .send(
+            "PUT",
+            "/v1/rules/doubled",
+            Some(doubled.into()),
+            &[("content-type", "application/yaml")],
+        )
+        .await;
+    let text = problem(&reply, 422);
+    assert!(text.contains("duplicate"), "{text}");
+    // An idempotency key reused for a different alert is refused.
+    let key = [("idempotency-key", "sensor-7-0001")];
+    let first = super::eve("203.0.113.80", "first").to_string();
+    let other = super::eve("203.0.113.81", "other").to_string();
+    let reply = admin
+        .send(
+            "POST",
+            "/v1/alerts?format=suricata-eve",
+            Some(first.clone()),
+            &key,
+        )
+        .await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    let reply = admin
+        .send("POST", "/v1/alerts?format=suricata-eve", Some(first), &key)
+        .await;
+    assert_eq!(reply.json["delivery"], "duplicate", "{}", reply.text);
+    let text = problem(
+        &admin
+            .send("POST", "/v1/alerts?format=suricata-eve", Some(other), &key)
+            .await,
+        409,
+    );
+    assert!(text.contains("different content"), "{text}");
+    // A batch over the record cap is refused whole, before anything runs.
+    let many = vec!["{}"; riposte::api::MAX_BATCH_RECORDS + 1].join("\n");
+    let reply = admin
+        .send(
+            "POST",
+            "/v1/alerts/batch",
+            Some(many),
+            &[("content-type", "application/x-ndjson")],
+        )
+        .await;
+    problem(&reply, 413);
+    // Multicast and reserved addresses are never acted on.
+    let reply = admin
+        .post(
+            "/v1/scripts/block-source/run",
+            json!({"entity": {"kind": "ip", "value": "224.0.0.251"}}),
+        )
+        .await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    let page = super::wait_json(
+        &admin,
+        "/v1/tasks?entity_kind=ip&entity=224.0.0.251",
+        "the multicast task",
+        |p| p["items"].as_array().unwrap().len() == 1,
+    )
+    .await;
+    assert_eq!(page["items"][0]["status"], "Ignored", "{page}");
+    assert!(
+        page["items"][0]["ignored_reason"]
+            .as_str()
+            .unwrap()
+            .contains("multicast"),
+        "{page}"
+    );
     problem(&admin.get("/v1/tasks/abc").await, 422);
     // Unknown routes and methods.
     problem(&admin.get("/v1/nothing").await, 404);
@@ -121,7 +193,7 @@ async fn bad_input_is_explained_and_changes_nothing() {
         .await;
     problem(&reply, 422);
     // Creating an existing script is a conflict that points at versions.
-    let again = "name: block-source\nentity: {kind: ip, from: alert.src_ip}\nsteps: []\n";
+    let again = "name: block-source\nentity: {kind: ip, from: alert.src_ip}\nsteps:\n  - id: b\n    action: CountedBlock\n    targets: [edge]\n";
     let reply = admin
         .send(
             "POST",
@@ -162,7 +234,7 @@ async fn bad_input_is_explained_and_changes_nothing() {
     })
     .await;
     let text = problem(&admin.delete("/v1/targets/edge").await, 409);
-    assert!(text.contains("still needed"), "{text}");
+    assert!(text.contains("block-source"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -33,6 +33,15 @@ async fn a_target_secret_is_written_once_and_never_read_back() {
         .await;
     assert_eq!(reply.json["credential"]["set"], true, "{}", reply.text);
     answers.push(reply.text);
+    // A credential of the wrong shape is refused without quoting it.
+    let reply = admin
+        .put(
+            "/v1/targets/edge",
+            json!({"provider": "test", "endpoint": "http://127.0.0.1:1", "credential": CANARY}),
+        )
+        .await;
+    assert_eq!(reply.status, 422, "{}", reply.text);
+    answers.push(reply.text);
     admin
         .post(
             "/v1/alerts?format=suricata-eve",
