@@ -452,10 +452,18 @@ pub async fn run_script(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
     PathId(name): PathId<String>,
+    headers: HeaderMap,
     Json(input): Json<RunScript>,
 ) -> Answer {
     let entity = input.entity.parse("entity")?;
-    let policy = state.engine.run_script(&name, entity, &caller.name).await?;
+    let key = idempotency_key(&headers)?;
+    let (policy, repeat) = state
+        .engine
+        .run_script_once(&name, entity, &caller.name, key.as_deref())
+        .await?;
+    if repeat {
+        return ok(json!({"policy": policy, "repeat": true}));
+    }
     with_status(StatusCode::ACCEPTED, json!({"policy": policy}))
 }
 
@@ -1081,22 +1089,30 @@ async fn handle(
     caller: Caller,
     kind: SignalKind,
     id: u64,
+    headers: HeaderMap,
     input: HandleInput,
 ) -> Answer {
+    let key = idempotency_key(&headers)?;
     match input {
         HandleInput::ApplyRecommended => {
-            let policies = state
+            let (policies, repeat) = state
                 .engine
-                .apply_recommended(kind, id, &caller.name)
+                .apply_recommended(kind, id, &caller.name, key.as_deref())
                 .await?;
+            if repeat {
+                return ok(json!({"policies": policies, "repeat": true}));
+            }
             with_status(StatusCode::ACCEPTED, json!({"policies": policies}))
         }
         HandleInput::RunScript { script, entity } => {
             let entity = entity.parse("entity")?;
-            let policy = state
+            let (policy, repeat) = state
                 .engine
-                .handle_with_script(kind, id, &script, entity, &caller.name)
+                .handle_with_script(kind, id, &script, entity, &caller.name, key.as_deref())
                 .await?;
+            if repeat {
+                return ok(json!({"policies": [policy], "repeat": true}));
+            }
             with_status(StatusCode::ACCEPTED, json!({"policies": [policy]}))
         }
         HandleInput::Allowlist {
@@ -1134,18 +1150,20 @@ pub async fn handle_alert(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
     PathId(id): PathId<u64>,
+    headers: HeaderMap,
     Json(input): Json<HandleInput>,
 ) -> Answer {
-    handle(state, caller, SignalKind::Alert, id, input).await
+    handle(state, caller, SignalKind::Alert, id, headers, input).await
 }
 
 pub async fn handle_incident(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
     PathId(id): PathId<u64>,
+    headers: HeaderMap,
     Json(input): Json<HandleInput>,
 ) -> Answer {
-    handle(state, caller, SignalKind::Incident, id, input).await
+    handle(state, caller, SignalKind::Incident, id, headers, input).await
 }
 
 // ----- audit -----

@@ -323,11 +323,23 @@ pub fn document() -> Value {
             }
             if route.path.ends_with("/handle") {
                 responses.insert(
+                    "200".into(),
+                    json!({"description": "A repeat of an Idempotency-Key: nothing new was opened",
+                           "content": {"application/json": {"schema": reference("HandleAnswer")}}}),
+                );
+                responses.insert(
                     "201".into(),
                     json!({"description": "The entity was allowlisted",
                            "content": {"application/json": {"schema": reference("AllowEntry")}}}),
                 );
             }
+        }
+        if route.path == "/v1/scripts/{name}/run" {
+            responses.insert(
+                "200".into(),
+                json!({"description": "A repeat of an Idempotency-Key: nothing new was opened",
+                       "content": {"application/json": {"schema": reference("PolicyAccepted")}}}),
+            );
         }
         responses.insert("default".into(), problem.clone());
         let mut operation = json!({

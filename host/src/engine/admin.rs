@@ -303,12 +303,23 @@ impl Engine {
     /// matching rules recommend, as if it had just arrived, but with source
     /// `manual-handling`, without joining open policies and without the
     /// rules' rate limits.
+    ///
+    /// With `key`, a repeat of the same key by the same actor within a day
+    /// opens nothing and answers the first policies, with `true`.
     pub async fn apply_recommended(
         &self,
         kind: SignalKind,
         id: u64,
         actor: &str,
-    ) -> Result<Vec<u64>, EngineError> {
+        key: Option<&str>,
+    ) -> Result<(Vec<u64>, bool), EngineError> {
+        let key = key.map(|key| super::request_key(actor, key));
+        if let Some(key) = &key {
+            let seen = self.store().read(|r| r.dedup(key))?;
+            if let Some(first) = seen {
+                return Ok((vec![first], true));
+            }
+        }
         let signal = self
             .store()
             .read(|r| r.signal(kind, id))?
@@ -340,8 +351,9 @@ impl Engine {
                 kind_name(kind)
             )));
         }
-        self.open_drafts(drafts, Some(signal.data), actor, "alert.handle")
+        self.open_drafts(drafts, Some(signal.data), actor, "alert.handle", key)
             .await
+            .map(|ids| (ids, false))
     }
 
     /// Runs a chosen script on an entity of a stored alert or incident
@@ -353,7 +365,8 @@ impl Engine {
         script: &str,
         entity: Entity,
         actor: &str,
-    ) -> Result<u64, EngineError> {
+        key: Option<&str>,
+    ) -> Result<(u64, bool), EngineError> {
         let exists = self.store().read(|r| r.signal(kind, id))?.is_some();
         if !exists {
             return Err(EngineError::NotFound(format!("{} {id}", kind_name(kind))));
@@ -364,7 +377,9 @@ impl Engine {
             alert: Some(id),
             actor: Some(actor.to_string()),
         };
-        self.run_script_from(script, entity, source, actor).await
+        let key = key.map(|key| super::request_key(actor, key));
+        self.run_script_from(script, entity, source, actor, key)
+            .await
     }
 
     /// Opens a policy for each draft and starts its tasks.
@@ -374,6 +389,7 @@ impl Engine {
         data: Option<serde_json::Value>,
         actor: &str,
         audit_action: &'static str,
+        key: Option<String>,
     ) -> Result<Vec<u64>, EngineError> {
         let planner = self.planner();
         let salt = self.inner().salt.clone();
@@ -394,6 +410,12 @@ impl Engine {
                     )?;
                     ids.push(policy.id);
                     tasks.extend(created);
+                }
+                if let (Some(key), Some(first)) = (&key, ids.first()) {
+                    let until = crate::model::Time::from_millis(
+                        tx.now().millis() + super::REQUEST_KEY_MILLIS,
+                    );
+                    tx.set_dedup(key, *first, until)?;
                 }
                 Ok((ids, tasks))
             })

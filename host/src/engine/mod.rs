@@ -42,7 +42,7 @@ pub use plan::{Draft, Planner, Skipped};
 
 use crate::model::{
     AllowEntry, Entity, Guardrails, KEPT_ALERT_IDS, Known, RuleSpec, ScriptSpec, ScriptVersion,
-    Source, SourceKind, Span, TriggerKind,
+    Source, SourceKind, Span, Time, TriggerKind,
 };
 use crate::runtime::{Limits, Runtime};
 use crate::store::{Ingested, SignalKind, Store, StoreError, TargetRecord};
@@ -606,17 +606,42 @@ impl Engine {
             alert: None,
             actor: Some(actor.to_string()),
         };
-        self.run_script_from(script, entity, source, actor).await
+        self.run_script_from(script, entity, source, actor, None)
+            .await
+            .map(|(policy, _)| policy)
     }
 
-    /// Runs the latest version of a script on `entity` with `source`.
-    async fn run_script_from(
+    /// [`Engine::run_script`] with the caller's idempotency key: a repeat
+    /// of the same key by the same actor within a day opens nothing and
+    /// answers the first policy, with `true`.
+    pub async fn run_script_once(
+        &self,
+        script: &str,
+        entity: Entity,
+        actor: &str,
+        key: Option<&str>,
+    ) -> Result<(u64, bool), EngineError> {
+        let source = Source {
+            kind: SourceKind::ManualScriptRun,
+            rule: None,
+            alert: None,
+            actor: Some(actor.to_string()),
+        };
+        let key = key.map(|key| request_key(actor, key));
+        self.run_script_from(script, entity, source, actor, key)
+            .await
+    }
+
+    /// Runs the latest version of a script on `entity` with `source`;
+    /// with `key`, at most once per key for a day.
+    pub(crate) async fn run_script_from(
         &self,
         script: &str,
         entity: Entity,
         source: Source,
         actor: &str,
-    ) -> Result<u64, EngineError> {
+        key: Option<String>,
+    ) -> Result<(u64, bool), EngineError> {
         let planner = self.planner();
         let version = planner
             .scripts
@@ -632,11 +657,20 @@ impl Engine {
         };
         let actor = actor.to_string();
         let salt = self.inner.salt.clone();
-        let (policy, tasks) = self
+        let (policy, repeat, tasks) = self
             .inner
             .store
             .write(move |tx| {
+                if let Some(key) = &key
+                    && let Some(policy) = tx.dedup(key)?
+                {
+                    return Ok((policy, true, Vec::new()));
+                }
                 let (policy, tasks) = planner.open_policy(tx, &draft, None, &salt)?;
+                if let Some(key) = &key {
+                    let until = Time::from_millis(tx.now().millis() + REQUEST_KEY_MILLIS);
+                    tx.set_dedup(key, policy.id, until)?;
+                }
                 let detail = format!("{} on {}", draft.script.spec.name, draft.entity);
                 tx.audit(
                     &actor,
@@ -644,13 +678,13 @@ impl Engine {
                     &format!("policy/{}", policy.id),
                     &detail,
                 )?;
-                Ok((policy, tasks))
+                Ok((policy.id, false, tasks))
             })
             .await?;
         for task in tasks {
             self.dispatch(task.id, task.status);
         }
-        Ok(policy.id)
+        Ok((policy, repeat))
     }
 
     /// Retries a `Failed` task by hand; refused with the reason for tasks
@@ -765,6 +799,15 @@ impl Engine {
     pub(crate) fn inner(&self) -> &Inner {
         &self.inner
     }
+}
+
+/// How long a caller's idempotency key for a manual run is remembered.
+pub(crate) const REQUEST_KEY_MILLIS: i64 = 86_400_000;
+
+/// The dedup-table key of a caller's idempotency key; `:` cannot occur in
+/// a script name, so it never meets a rule's dedup key.
+pub(crate) fn request_key(actor: &str, key: &str) -> String {
+    format!("request:{actor}:{key}")
 }
 
 /// Checks a target's id, endpoint and provider.

@@ -735,6 +735,17 @@ impl Reader {
         load_all(&self.table(ALLOWLIST)?, "allowlist")
     }
 
+    /// The policy a dedup key points at, while its window is open.
+    pub fn dedup(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        let found = self
+            .table(DEDUP)?
+            .get(key)
+            .map_err(StoreError::storage)?
+            .map(|v| v.value());
+        let now = Time::now().millis();
+        Ok(found.filter(|(_, until)| *until > now).map(|(id, _)| id))
+    }
+
     pub fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         load_all(&self.table(TOKENS)?, "token")
     }

@@ -229,9 +229,12 @@ async fn bad_input_is_explained_and_changes_nothing() {
         )
         .await;
     assert_eq!(reply.status, 202, "{}", reply.text);
-    super::wait_json(&admin, "/v1/tasks?status=Succeeded", "the block", |p| {
-        p["items"].as_array().unwrap().len() == 1
-    })
+    super::wait_json(
+        &admin,
+        "/v1/tasks?status=Succeeded&entity_kind=ip&entity=203.0.113.50",
+        "the block",
+        |p| p["items"].as_array().unwrap().len() == 1,
+    )
     .await;
     let text = problem(&admin.delete("/v1/targets/edge").await, 409);
     assert!(text.contains("block-source"), "{text}");

@@ -355,17 +355,44 @@ async fn an_alert_is_handled_by_hand_and_its_entity_allowlisted() {
         admin.get(&format!("/v1/allowlist/{entry}")).await.status,
         404
     );
-    // A manual script run.
+    // A manual script run; a repeat with the same Idempotency-Key (a double
+    // click, a retry after a timeout) opens nothing more.
+    let body = json!({"entity": {"kind": "ip", "value": "203.0.113.40"}}).to_string();
+    let key = [("idempotency-key", "click-1")];
     let reply = admin
-        .post(
+        .send(
+            "POST",
             "/v1/scripts/block-source/run",
-            json!({"entity": {"kind": "ip", "value": "203.0.113.40"}}),
+            Some(body.clone()),
+            &key,
         )
         .await;
     assert_eq!(reply.status, 202, "{}", reply.text);
+    let policy = reply.json["policy"].clone();
+    let again = admin
+        .send("POST", "/v1/scripts/block-source/run", Some(body), &key)
+        .await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(
+        (again.json["policy"].clone(), again.json["repeat"].clone()),
+        (policy, json!(true))
+    );
     let policies = admin
         .get("/v1/policies?source=manual-script-run")
         .await
         .json;
     assert_eq!(policies["items"].as_array().unwrap().len(), 1, "{policies}");
+    // The same for handling an alert by hand.
+    let apply = json!({"action": "apply-recommended"}).to_string();
+    let key = [("idempotency-key", "click-2")];
+    let path = format!("/v1/alerts/{alert}/handle");
+    let first = admin.send("POST", &path, Some(apply.clone()), &key).await;
+    assert_eq!(first.status, 202, "{}", first.text);
+    let again = admin.send("POST", &path, Some(apply), &key).await;
+    assert_eq!(
+        again.json["policies"], first.json["policies"],
+        "{}",
+        again.text
+    );
+    assert_eq!(again.json["repeat"], true);
 }
