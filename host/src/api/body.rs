@@ -60,6 +60,8 @@ async fn read(request: Request) -> Result<Bytes, Problem> {
 
 /// Parses JSON, naming the field of the first error.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    // A UTF-8 byte-order mark, as some Windows tools write, is not content.
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(Problem::bad_request(
             "the body is empty; expected a JSON document",

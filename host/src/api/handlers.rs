@@ -925,10 +925,15 @@ async fn ingest_batch(
             ),
         ));
     }
-    // Blank lines are not records: they get no result.
+    // Blank lines are not records: they get no result. Each result keeps
+    // its place in the document: the line for JSON lines, the element for
+    // an array.
     let records: Vec<_> = ingest::parse_document(format, text)
         .into_iter()
-        .filter(|record| !matches!(record, Ok(Parsed::Skipped(reason)) if reason == "blank line"))
+        .enumerate()
+        .filter(
+            |(_, record)| !matches!(record, Ok(Parsed::Skipped(reason)) if reason == "blank line"),
+        )
         .collect();
     if records.len() > super::MAX_BATCH_RECORDS {
         return Err(Problem::new(
@@ -943,11 +948,13 @@ async fn ingest_batch(
         ));
     }
     let mut results: Vec<Value> = vec![Value::Null; records.len()];
+    let mut lines = vec![0; records.len()];
     let (mut ingested, mut skipped, mut failed) = (0usize, 0usize, 0usize);
     let mut running = tokio::task::JoinSet::new();
     let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(BATCH_CONCURRENCY));
-    for (index, record) in records.into_iter().enumerate() {
-        let line = index + 1;
+    for (index, (place, record)) in records.into_iter().enumerate() {
+        let line = place + 1;
+        lines[index] = line;
         match record {
             Err(err) => {
                 failed += 1;
@@ -976,7 +983,7 @@ async fn ingest_batch(
     }
     while let Some(joined) = running.join_next().await {
         let (index, result) = joined.map_err(|err| Problem::internal(err.to_string()))?;
-        let line = index + 1;
+        let line = lines[index];
         results[index] = match result {
             Ok(report) => {
                 ingested += 1;

@@ -128,6 +128,10 @@ impl AuditFilter {
 /// returns what it found, so that a rare filter cannot scan the whole log.
 const MAX_SCAN: usize = 100_000;
 
+/// A page of alerts stops growing past this many bytes of records, since
+/// one alert may be up to 1 MiB.
+pub const MAX_PAGE_BYTES: usize = 8 << 20;
+
 /// The most items a page holds.
 pub const MAX_PAGE: usize = 500;
 
@@ -227,17 +231,22 @@ impl Reader {
         let table = self.table(signal_table(kind))?;
         let mut items = Vec::new();
         let mut last = None;
+        let mut size = 0;
         for row in table
             .range(..before.unwrap_or(u64::MAX))
             .map_err(StoreError::storage)?
             .rev()
-            .take(limit)
         {
             let (id, bytes) = row.map_err(StoreError::storage)?;
             last = Some(id.value());
+            size += bytes.value().len();
             items.push(decode(bytes.value(), "alert")?);
+            if items.len() >= limit || size >= MAX_PAGE_BYTES {
+                break;
+            }
         }
-        let next = if items.len() >= limit { last } else { None };
+        let full = items.len() >= limit || size >= MAX_PAGE_BYTES;
+        let next = if full { last } else { None };
         Ok(Page { items, next })
     }
 }

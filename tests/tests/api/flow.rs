@@ -235,7 +235,9 @@ async fn batches_ingest_each_line_and_say_why_a_line_failed() {
     let daemon = TestDaemon::start(config()).await;
     let admin = daemon.admin();
     install(&admin, daemon.endpoint.port(), None).await;
+    // A blank first line: results keep the document's line numbers.
     let lines = [
+        String::new(),
         eve("203.0.113.20", "one").to_string(),
         "{not json".to_string(),
         json!({"event_type": "dns", "src_ip": "10.0.0.1"}).to_string(),
@@ -260,10 +262,19 @@ async fn batches_ingest_each_line_and_say_why_a_line_failed() {
         .iter()
         .filter(|r| r.get("error").is_some())
         .collect();
-    assert_eq!(failed[0]["line"], 2, "{}", reply.text);
-    wait_json(&admin, "/v1/tasks?status=Succeeded", "two blocks", |page| {
-        page["items"].as_array().unwrap().len() == 2
-    })
+    assert_eq!(failed[0]["line"], 3, "{}", reply.text);
+    // A byte-order mark before a single alert is not content.
+    let bom = format!("\u{feff}{}", eve("203.0.113.22", "bom"));
+    let reply = admin
+        .send("POST", "/v1/alerts?format=suricata-eve", Some(bom), &[])
+        .await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    wait_json(
+        &admin,
+        "/v1/tasks?status=Succeeded",
+        "three blocks",
+        |page| page["items"].as_array().unwrap().len() == 3,
+    )
     .await;
 }
 
