@@ -91,6 +91,19 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     Ok(value)
 }
 
+/// Parses a JSON object into `T`. serde would also read a struct from an
+/// array, field by field, which no client means.
+pub fn parse_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some() && first != Some(&b'{') {
+        return Err(Problem::invalid(vec![
+            "body: expected a JSON object (`{...}`)".to_string(),
+        ]));
+    }
+    parse_json(bytes)
+}
+
 /// serde_json appends `at line 1 column 42`, which means nothing to
 /// someone who sent a one-line body.
 fn strip_position(message: &str) -> String {
@@ -119,11 +132,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     async fn from_request(request: Request, _: &S) -> Result<Self, Problem> {
         check_json_type(&content_type(&request))?;
         let bytes = read(request).await?;
-        parse_json(&bytes).map(Json)
+        parse_object(&bytes).map(Json)
     }
 }
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Document<T> {
+impl<T: DeserializeOwned + Send + 'static, S: Send + Sync> FromRequest<S> for Document<T> {
     type Rejection = Problem;
 
     async fn from_request(request: Request, _: &S) -> Result<Self, Problem> {
@@ -137,11 +150,24 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Document<T> {
         }
         let bytes = read(request).await?;
         if !yaml {
-            return parse_json(&bytes).map(Document);
+            return parse_object(&bytes).map(Document);
         }
-        let text = std::str::from_utf8(&bytes)
+        if bytes.len() > MAX_YAML {
+            return Err(Problem::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "Request body too large",
+                format!("a YAML script or rule may be at most {MAX_YAML} bytes"),
+            ));
+        }
+        let text = String::from_utf8(bytes.to_vec())
             .map_err(|_| Problem::bad_request("the YAML body is not UTF-8"))?;
-        serde_norway::from_str(text)
+        check_yaml_depth(&text)?;
+        // The YAML parser's cost grows faster than the input; keep it off
+        // the threads that answer other requests.
+        tokio::task::spawn_blocking(move || serde_norway::from_str(&text))
+            .await
+            .map_err(|err| Problem::internal(err.to_string()))?
             .map(Document)
             .map_err(|err| Problem::invalid(vec![format!("body: {err}")]))
     }
@@ -162,6 +188,57 @@ impl<S: Send + Sync> FromRequest<S> for Raw {
         let bytes = read(request).await?;
         Ok(Raw { bytes, ndjson })
     }
+}
+
+/// The largest YAML body: scripts and rules are a few KiB.
+const MAX_YAML: usize = 256 << 10;
+
+/// The deepest nesting of a YAML body, by brackets or indentation.
+const MAX_YAML_DEPTH: usize = 64;
+
+/// Refuses YAML nested deeper than [`MAX_YAML_DEPTH`] before the parser
+/// sees it (its time grows with the square of the depth). Counts flow
+/// brackets outside quotes, and block nesting by indentation steps.
+fn check_yaml_depth(text: &str) -> Result<(), Problem> {
+    let too_deep = || {
+        Problem::invalid(vec![format!(
+            "body: the YAML is nested more than {MAX_YAML_DEPTH} levels deep"
+        )])
+    };
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    for c in text.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '[' | '{') => {
+                depth += 1;
+                if depth > MAX_YAML_DEPTH {
+                    return Err(too_deep());
+                }
+            }
+            (None, ']' | '}') => depth = depth.saturating_sub(1),
+            (None, '\n') => {}
+            _ => {}
+        }
+    }
+    let mut indents: Vec<usize> = Vec::new();
+    for line in text.lines() {
+        let content = line.trim_start_matches([' ', '-']);
+        if content.is_empty() || content.starts_with('#') {
+            continue;
+        }
+        let indent = line.len() - content.len();
+        while indents.last().is_some_and(|&last| last >= indent) {
+            indents.pop();
+        }
+        indents.push(indent);
+        if indents.len() > MAX_YAML_DEPTH {
+            return Err(too_deep());
+        }
+    }
+    Ok(())
 }
 
 /// A query string of type `T`, unknown parameters refused.

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::ApiState;
 use super::auth::{Caller, Role};
-use super::body::{Document, Json, PathId, Query, Raw, parse_json};
+use super::body::{Document, Json, PathId, Query, Raw, parse_json, parse_object};
 use super::problem::Problem;
 use crate::ingest::{self, Format, Parsed};
 use crate::model::{
@@ -696,7 +696,7 @@ pub async fn put_target(
 ) -> Answer {
     // serde's messages quote the value they could not read; for the
     // credential that value may be the secret.
-    let input: TargetInput = parse_json(&raw.bytes).map_err(|mut problem| {
+    let input: TargetInput = parse_object(&raw.bytes).map_err(|mut problem| {
         let about_credential = problem.detail.contains("credential")
             || problem.errors.iter().any(|e| e.contains("credential"));
         if about_credential {

@@ -762,13 +762,16 @@ async fn check_and_run(state: &ApiState, mut request: Request, next: Next, path:
         "HEAD" => "GET".to_string(),
         other => other.to_string(),
     };
-    let access = ROUTES
-        .iter()
-        .find(|route| route.path == path && route.method == method)
-        .map(|route| route.access)
+    let access = match ROUTES.iter().find(|r| r.path == path && r.method == method) {
+        Some(route) => route.access,
+        // A method the path does not serve: the router answers 405.
+        None if ROUTES.iter().any(|r| r.path == path) && !is_served(&method) => {
+            return next.run(request).await;
+        }
         // A handler reached without a table entry is a bug; refuse all but
         // admins rather than serve it open.
-        .unwrap_or(Access::Role(Role::Admin));
+        None => Access::Role(Role::Admin),
+    };
     let Access::Role(needed) = access else {
         return next.run(request).await;
     };
@@ -816,6 +819,12 @@ async fn check_and_run(state: &ApiState, mut request: Request, next: Next, path:
     next.run(request).await
 }
 
+/// Whether `method` is one the router can serve on some path (anything
+/// else only ever gets a 405).
+fn is_served(method: &str) -> bool {
+    ROUTES.iter().any(|route| route.method == method)
+}
+
 /// Times out slow requests.
 async fn observe(request: Request, next: Next) -> Response {
     match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
@@ -834,13 +843,64 @@ async fn observe(request: Request, next: Next) -> Response {
     }
 }
 
-/// Serves the API on `listener` until `shutdown` resolves.
+/// Connections served at once; further ones wait in the listen queue.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// How long a client may take to send a request's headers.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves the API on `listener` until `shutdown` resolves, then lets the
+/// requests in progress finish (for at most [`REQUEST_TIMEOUT`]).
+///
+/// Each connection must send its headers within [`HEADER_TIMEOUT`] (the
+/// request timeout only starts once they are read), and at most
+/// [`MAX_CONNECTIONS`] are served at once, so slow or idle clients cannot
+/// hold every file descriptor.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: ApiState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
+    use hyper_util::rt::{TokioIo, TokioTimer};
+
+    let app = router(state);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(err) => {
+                    // Out of descriptors, or a connection reset before
+                    // accept: wait a little rather than spin.
+                    tracing::warn!(error = %err, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(REQUEST_TIMEOUT, graceful.shutdown())
         .await
+        .is_err()
+    {
+        tracing::warn!("requests still running at shutdown were abandoned");
+    }
+    Ok(())
 }

@@ -45,13 +45,25 @@ impl Time {
 
     /// Parses the RFC 3339 form this type writes, or any RFC 3339 time
     /// with an offset (`+08:00`), which is converted to UTC.
+    ///
+    /// The time in UTC must fall in the years 0000 to 9999, the ones RFC
+    /// 3339 can write: an offset may not push it out
+    /// (`9999-12-31T23:00:00-01:00` is year 10000 in UTC), since a time
+    /// that cannot be written back could not be read back from the store.
     pub fn parse(value: &str) -> Result<Self, String> {
-        parse_rfc3339(value).ok_or_else(|| {
+        let time = parse_rfc3339(value).ok_or_else(|| {
             format!(
                 "`{value}` is not an RFC 3339 time; expected for example \
                  `2026-12-04T18:40:17Z` or `2026-12-05T02:40:17+08:00`"
             )
-        })
+        })?;
+        let (year, _, _) = civil_from_days(time.0.div_euclid(86_400_000));
+        if !(0..=9999).contains(&year) {
+            return Err(format!(
+                "`{value}` is year {year} in UTC; expected a time between the years 0000 and 9999"
+            ));
+        }
+        Ok(time)
     }
 }
 
@@ -184,6 +196,18 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offsets_cannot_push_a_time_out_of_the_writable_years() {
+        for value in ["9999-12-31T23:00:00-01:00", "0000-01-01T00:00:00+00:01"] {
+            let err = Time::parse(value).unwrap_err();
+            assert!(err.contains("between the years 0000 and 9999"), "{err}");
+        }
+        let last = Time::parse("9999-12-31T23:59:59.999Z").unwrap();
+        assert_eq!(Time::parse(&last.to_string()), Ok(last));
+        let first = Time::parse("0000-01-01T00:00:00Z").unwrap();
+        assert_eq!(Time::parse(&first.to_string()), Ok(first));
+    }
 
     #[test]
     fn formats_in_utc_with_millis() {

@@ -42,6 +42,38 @@ async fn bad_input_is_explained_and_changes_nothing() {
         .await;
     let text = problem(&reply, 422);
     assert!(text.contains("unknown field `expires`"), "{text}");
+    // A time an offset pushes past year 9999 would be unreadable in the
+    // store: refused (found by the fuzz review).
+    let reply = admin
+        .post("/v1/allowlist", json!({"kind": "ip", "value": "192.0.2.3", "reason": "x", "expires_at": "9999-12-31T23:00:00-01:00"}))
+        .await;
+    let text = problem(&reply, 422);
+    assert!(text.contains("between the years 0000 and 9999"), "{text}");
+    // An array is not an object, even if its elements line up with the
+    // fields.
+    let text = problem(
+        &admin.post("/v1/tokens", json!(["zz", "viewer"])).await,
+        422,
+    );
+    assert!(text.contains("expected a JSON object"), "{text}");
+    // Deeply nested YAML is refused before the parser sees it.
+    let deep = format!("name: {}{}\n", "[".repeat(10_000), "]".repeat(10_000));
+    let reply = admin
+        .send(
+            "POST",
+            "/v1/scripts/validate",
+            Some(deep),
+            &[("content-type", "application/yaml")],
+        )
+        .await;
+    let text = problem(&reply, 422);
+    assert!(text.contains("nested more than 64 levels"), "{text}");
+    // An unknown method on a public route is a 405, not an auth error.
+    let anonymous = riposte_tests::api::Client {
+        addr: daemon.addr,
+        token: None,
+    };
+    problem(&anonymous.send("TRACE", "/healthz", None, &[]).await, 405);
     // Not JSON; wrong content type; empty body; too large.
     let text = problem(
         &admin
