@@ -136,10 +136,10 @@ fn schemas() -> Value {
         "Rule": record(&["name", "trigger", "script"], json!({
             "name": {"type": "string"},
             "trigger": {"type": "string", "enum": ["alert", "incident", "incident-update"]},
-            "condition": {"type": "string"},
+            "condition": {"type": ["string", "null"]},
             "script": {"type": "string"},
             "dedup_window": {"type": "string"},
-            "rate_limit": {"type": "string"},
+            "rate_limit": {"type": ["string", "null"]},
             "enabled": {"type": "boolean"}
         })),
         "RuleList": list("Rule"),
@@ -157,11 +157,17 @@ fn schemas() -> Value {
         "AllowInput": {
             "type": "object", "required": ["kind", "value", "reason"], "additionalProperties": false,
             "properties": {
-                "kind": {"type": "string"},
-                "value": {"type": "string"},
-                "reason": {"type": "string"},
-                "expires_at": time,
-                "scope": {"type": "object"}
+                "kind": {"type": "string", "enum": KINDS},
+                "value": {"type": "string", "minLength": 1},
+                "reason": {"type": "string", "minLength": 1, "maxLength": 1024},
+                "expires_at": {"type": ["string", "null"], "format": "date-time"},
+                "scope": {"oneOf": [
+                    {"type": "null"},
+                    {"type": "object", "required": ["kind"], "additionalProperties": false,
+                     "properties": {"kind": {"const": "global"}}},
+                    {"type": "object", "required": ["kind", "id"], "additionalProperties": false,
+                     "properties": {"kind": {"enum": ["target", "action"]}, "id": {"type": "string"}}}
+                ]}
             }
         },
         "Target": record(&["id", "provider", "endpoint", "credential"], json!({
@@ -188,10 +194,11 @@ fn schemas() -> Value {
                 "region": {"type": "string"},
                 "resource": {"type": "string"},
                 "settings": {"type": "object", "additionalProperties": {"type": "string"}},
-                "credential": {
+                "credential": {"oneOf": [{"type": "null"}, {
                     "type": "object", "required": ["public_id", "secret"], "additionalProperties": false,
-                    "properties": {"public_id": {"type": "string"}, "secret": {"type": "string", "writeOnly": true}}
-                }
+                    "properties": {"public_id": {"type": "string", "minLength": 1},
+                        "secret": {"type": "string", "minLength": 1, "writeOnly": true}}
+                }]}
             }
         },
         "Component": record(&["name", "version", "enabled", "actions", "hosts", "grant"], json!({
@@ -257,7 +264,7 @@ fn schemas() -> Value {
         "TokenList": list("Token"),
         "TokenInput": {
             "type": "object", "required": ["name", "role"], "additionalProperties": false,
-            "properties": {"name": {"type": "string"},
+            "properties": {"name": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
                 "role": {"type": "string", "enum": ["viewer", "operator", "admin"]}}
         },
         "NewToken": record(&["name", "role", "token"], json!({
@@ -281,21 +288,19 @@ pub fn document() -> Value {
         let mut parameters = Vec::new();
         for segment in route.path.split('/') {
             if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                let kind = if matches!(name, "id" | "version") && !route.path.contains("targets") {
-                    json!({"type": "integer", "minimum": 0})
-                } else {
-                    json!({"type": "string"})
+                let kind = match name {
+                    "id" if !route.path.contains("targets") => {
+                        json!({"type": "integer", "minimum": 0, "maximum": u64::MAX})
+                    }
+                    "version" => json!({"type": "integer", "minimum": 0, "maximum": u32::MAX}),
+                    _ => json!({"type": "string", "minLength": 1}),
                 };
                 parameters
                     .push(json!({"name": name, "in": "path", "required": true, "schema": kind}));
             }
         }
         for (name, kind) in route.query {
-            let schema = if *kind == "integer" {
-                json!({"type": "integer", "minimum": 0})
-            } else {
-                json!({"type": "string"})
-            };
+            let schema = query_schema(name, kind);
             parameters
                 .push(json!({"name": name, "in": "query", "required": false, "schema": schema}));
         }
@@ -385,6 +390,51 @@ pub fn document() -> Value {
         },
         "security": [{"bearer": []}]
     })
+}
+
+const KINDS: [&str; 11] = [
+    "ip",
+    "cidr",
+    "domain",
+    "url",
+    "file-hash",
+    "file",
+    "process",
+    "host",
+    "container",
+    "cloud-resource",
+    "account",
+];
+
+/// The schema of a query parameter, with the bounds and names the server
+/// enforces.
+fn query_schema(name: &str, kind: &str) -> Value {
+    use crate::model::{PolicyStatus, TaskStatus};
+    match name {
+        "limit" => json!({"type": "integer", "minimum": 1, "maximum": crate::store::MAX_PAGE}),
+        "since" | "until" => json!({"type": "string", "format": "date-time"}),
+        "entity_kind" => json!({"type": "string", "enum": KINDS}),
+        "format" => {
+            let names: Vec<&str> = crate::ingest::Format::ALL
+                .iter()
+                .map(|f| f.as_str())
+                .collect();
+            json!({"type": "string", "enum": names})
+        }
+        "source" => json!({"type": "string", "enum":
+            ["manual-handling", "incident-rule", "alert-rule", "manual-script-run"]}),
+        "version" => json!({"type": "string", "pattern": "^.+@[0-9]+$"}),
+        "status" => {
+            let names: std::collections::BTreeSet<String> = TaskStatus::ALL
+                .iter()
+                .map(ToString::to_string)
+                .chain(PolicyStatus::ALL.iter().map(ToString::to_string))
+                .collect();
+            json!({"type": "string", "enum": names})
+        }
+        _ if kind == "integer" => json!({"type": "integer", "minimum": 0, "maximum": u64::MAX}),
+        _ => json!({"type": "string"}),
+    }
 }
 
 fn operation_id(method: &str, path: &str) -> String {
