@@ -4,7 +4,7 @@
 //! ```yaml
 //! name: suricata-high
 //! trigger: alert
-//! condition: alert.alert.severity <= 2
+//! condition: alert.severity == 'high'
 //! script: block-attacker
 //! dedup_window: 10m
 //! rate_limit: 100/1m

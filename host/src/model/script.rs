@@ -7,7 +7,7 @@
 //! ```yaml
 //! name: block-attacker
 //! description: Block the source of high-severity IDS alerts
-//! trigger: alert.alert.severity <= 2
+//! trigger: alert.severity == 'high'
 //! entity:
 //!   kind: ip
 //!   from: alert.src_ip
