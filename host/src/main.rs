@@ -57,6 +57,10 @@ fn main() -> ExitCode {
 
 /// Starts the daemon: `serve [--data DIR] [--listen ADDR]`.
 fn serve(args: &[&str]) -> ExitCode {
+    if args.iter().any(|arg| matches!(*arg, "-h" | "--help")) {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
     let mut data = riposte::daemon::default_data_dir();
     let mut listen = match riposte::daemon::default_listen() {
         Ok(listen) => listen,

@@ -732,8 +732,9 @@ fn alert_send_batches_lines_and_reports_failures_by_file_line() {
     assert_eq!(seen[1].body, b"bad line\n{\"n\":4}\n");
     assert_eq!(
         text(&out.stdout),
-        "sent 2: ingested 1, skipped 1, failed 0\n\
-         sent 2: ingested 1, skipped 0, failed 1\n  \
+        "sent 2: ingested 1, duplicates 0, skipped 1, failed 0\n  \
+         line 3: skipped: not an alert\n\
+         sent 2: ingested 1, duplicates 0, skipped 0, failed 1\n  \
          line 4: not JSON: expected value at column 1\n"
     );
 

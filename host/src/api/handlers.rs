@@ -697,8 +697,10 @@ pub async fn put_target(
     // serde's messages quote the value they could not read; for the
     // credential that value may be the secret.
     let input: TargetInput = parse_object(&raw.bytes).map_err(|mut problem| {
-        let about_credential = problem.detail.contains("credential")
-            || problem.errors.iter().any(|e| e.contains("credential"));
+        let about_credential = problem
+            .errors
+            .iter()
+            .any(|e| e.starts_with("field `credential"));
         if about_credential {
             let only = "field `credential`: expected an object with `public_id` and `secret` \
                         strings and nothing else";
@@ -913,6 +915,11 @@ async fn ingest_batch(
     let text = std::str::from_utf8(&raw.bytes)
         .map_err(|_| Problem::bad_request("the body is not UTF-8 text"))?;
     let _ = raw.ndjson;
+    if text.trim().is_empty() {
+        return Err(Problem::bad_request(
+            "the body is empty; expected JSON lines or a JSON array of records",
+        ));
+    }
     let lines = text.lines().filter(|line| !line.trim().is_empty()).count();
     if lines > super::MAX_BATCH_RECORDS && !text.trim_start().starts_with('[') {
         return Err(Problem::new(
@@ -949,7 +956,7 @@ async fn ingest_batch(
     }
     let mut results: Vec<Value> = vec![Value::Null; records.len()];
     let mut lines = vec![0; records.len()];
-    let (mut ingested, mut skipped, mut failed) = (0usize, 0usize, 0usize);
+    let (mut ingested, mut duplicates, mut skipped, mut failed) = (0usize, 0usize, 0usize, 0usize);
     let mut running = tokio::task::JoinSet::new();
     let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(BATCH_CONCURRENCY));
     for (index, (place, record)) in records.into_iter().enumerate() {
@@ -986,7 +993,11 @@ async fn ingest_batch(
         let line = lines[index];
         results[index] = match result {
             Ok(report) => {
-                ingested += 1;
+                if report.delivery == "duplicate" {
+                    duplicates += 1;
+                } else {
+                    ingested += 1;
+                }
                 json!({"line": line, "report": report})
             }
             Err(err) => {
@@ -999,6 +1010,7 @@ async fn ingest_batch(
     ok(json!({
         "results": results,
         "ingested": ingested,
+        "duplicates": duplicates,
         "skipped": skipped,
         "failed": failed,
     }))

@@ -228,9 +228,10 @@ fn schemas() -> Value {
             "skipped": {"type": "array"},
             "skipped_record": {"type": "string"}
         }},
-        "BatchAnswer": record(&["results", "ingested", "skipped", "failed"], json!({
+        "BatchAnswer": record(&["results", "ingested", "duplicates", "skipped", "failed"], json!({
             "results": {"type": "array", "items": {"type": "object"}},
             "ingested": {"type": "integer"},
+            "duplicates": {"type": "integer"},
             "skipped": {"type": "integer"},
             "failed": {"type": "integer"}
         })),

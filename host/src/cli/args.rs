@@ -182,7 +182,7 @@ pub enum PolicyCommand {
 
 #[derive(Debug, Args)]
 pub struct PolicyFilter {
-    /// Policy status
+    /// Policy status: Waiting, Executing, Succeeded, PartiallySucceeded, Failed or Ignored
     #[arg(long, value_name = "S")]
     pub status: Option<String>,
     /// Entity kind, such as ip or domain
@@ -194,7 +194,7 @@ pub struct PolicyFilter {
     /// Action identifier
     #[arg(long, value_name = "A")]
     pub action: Option<String>,
-    /// How it started: manual, incident, alert or script run
+    /// How it started: manual-handling, incident-rule, alert-rule or manual-script-run
     #[arg(long, value_name = "SOURCE")]
     pub source: Option<String>,
     /// Script name

@@ -186,25 +186,31 @@ impl Sender<'_> {
             return Ok(());
         }
         println!(
-            "sent {}: ingested {}, skipped {}, failed {}",
+            "sent {}: ingested {}, duplicates {}, skipped {}, failed {}",
             batch.positions.len(),
             count("ingested"),
+            count("duplicates"),
             count("skipped"),
             count("failed")
         );
         for result in report["results"].as_array().into_iter().flatten() {
-            let Some(error) = result.get("error") else {
-                continue;
+            let (reason, prefix) = match (result.get("error"), result.get("skipped")) {
+                (Some(error), _) => (error, ""),
+                (None, Some(skipped)) => (skipped, "skipped: "),
+                (None, None) => continue,
             };
             let position = result["line"]
                 .as_u64()
                 .and_then(|line| usize::try_from(line).ok())
                 .and_then(|line| line.checked_sub(1))
                 .and_then(|index| batch.positions.get(index));
-            let reason = super::render::scalar(error);
+            let reason = super::render::scalar(reason);
             match position {
-                Some(position) => println!("  {position}: {reason}"),
-                None => println!("  {}: {reason}", super::render::scalar(&result["line"])),
+                Some(position) => println!("  {position}: {prefix}{reason}"),
+                None => println!(
+                    "  {}: {prefix}{reason}",
+                    super::render::scalar(&result["line"])
+                ),
             }
         }
         Ok(())

@@ -690,6 +690,17 @@ impl Engine {
     /// Retries a `Failed` task by hand; refused with the reason for tasks
     /// in another status and for irreversible actions.
     pub async fn retry(&self, task: u64, actor: &str) -> Result<(), EngineError> {
+        let planner = self.planner();
+        let stored = self.inner.store.read(|r| r.task(task))?;
+        if let Some(stored) = &stored
+            && let Some((installed, _)) = planner.catalog.action(&stored.action)
+            && !planner.catalog.is_enabled(&installed.component.info().name)
+        {
+            return Err(EngineError::Conflict(format!(
+                "component `{}` is disabled; enable it before retrying task {task}",
+                installed.component.info().name
+            )));
+        }
         let actor = actor.to_string();
         self.inner
             .store

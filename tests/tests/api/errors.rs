@@ -74,6 +74,26 @@ async fn bad_input_is_explained_and_changes_nothing() {
         token: None,
     };
     problem(&anonymous.send("TRACE", "/healthz", None, &[]).await, 405);
+    problem(&admin.send("PUT", "/readyz", None, &[]).await, 405);
+    // An empty batch is a mistake, not an empty success.
+    let reply = admin
+        .send(
+            "POST",
+            "/v1/alerts/batch",
+            Some(" \n".into()),
+            &[("content-type", "application/x-ndjson")],
+        )
+        .await;
+    problem(&reply, 400);
+    // An unknown field of a target is named, not blamed on the credential.
+    let reply = admin
+        .put(
+            "/v1/targets/other",
+            json!({"provider": "test", "endpoint": "http://127.0.0.1:1", "extra": 1}),
+        )
+        .await;
+    let text = problem(&reply, 422);
+    assert!(text.contains("unknown field `extra`"), "{text}");
     // Not JSON; wrong content type; empty body; too large.
     let text = problem(
         &admin

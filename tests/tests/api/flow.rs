@@ -158,6 +158,22 @@ async fn an_alert_becomes_a_block_that_can_be_retried_listed_unblocked_and_audit
         409,
     );
     assert!(text.contains("Succeeded"), "{text}");
+    // While its component is disabled, a retry is refused up front.
+    let reply = admin
+        .post("/v1/components/fixture-counter/disable", json!({}))
+        .await;
+    assert_eq!(reply.json["enabled"], false, "{}", reply.text);
+    let text = problem(
+        &admin
+            .post(&format!("/v1/tasks/{bad}/retry"), json!({}))
+            .await,
+        409,
+    );
+    assert!(text.contains("disabled"), "{text}");
+    let reply = admin
+        .post("/v1/components/fixture-counter/enable", json!({}))
+        .await;
+    assert_eq!(reply.json["enabled"], true, "{}", reply.text);
     let reply = admin
         .post(&format!("/v1/tasks/{bad}/retry"), json!({}))
         .await;
