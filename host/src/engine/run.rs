@@ -142,7 +142,7 @@ async fn attempt(engine: &Engine, id: u64) -> bool {
                 )
                 .await;
             record_call_metrics(&task.action, "execute", &report);
-            report.result
+            with_refusals(report)
         }
     };
     // The provider and target slots are for calls, not for bookkeeping.
@@ -482,7 +482,7 @@ async fn revert(engine: &Engine, id: u64) {
                 )
                 .await;
             record_call_metrics(&task.action, "revert", &report);
-            report.result
+            with_refusals(report)
         }
         Err(failure) => Err(failure),
     };
@@ -769,4 +769,22 @@ fn record_call_metrics<T>(
         &outcome,
         report.refusals.len(),
     );
+}
+
+/// The call's result, with the requests the egress gate refused named in
+/// a failure's message (the guest only learns "not granted"), so that an
+/// operator sees which origin to grant or which endpoint is wrong.
+fn with_refusals<T>(report: crate::runtime::CallReport<T>) -> Result<T, TaskFailure> {
+    let mut result = report.result;
+    if let Err(failure) = &mut result
+        && !report.refusals.is_empty()
+    {
+        const SHOWN: usize = 3;
+        let mut named = report.refusals[..report.refusals.len().min(SHOWN)].join("; ");
+        if report.refusals.len() > SHOWN {
+            named.push_str(&format!("; and {} more", report.refusals.len() - SHOWN));
+        }
+        failure.message = format!("{}; the egress gate refused: {named}", failure.message);
+    }
+    result
 }

@@ -332,3 +332,40 @@ async fn health_readiness_metrics_and_the_document_answer() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_at_the_egress_gate_names_the_refused_origin() {
+    let daemon = TestDaemon::start(config()).await;
+    let admin = daemon.admin();
+    install(&admin, daemon.endpoint.port(), None).await;
+    // A target whose endpoint the component was never granted.
+    let target = json!({"provider": "test", "endpoint": "http://127.0.0.1:9"});
+    assert_eq!(admin.put("/v1/targets/elsewhere", target).await.status, 200);
+    let script = "name: block-elsewhere\nentity: {kind: ip, from: alert.src_ip}\nsteps:\n  - id: b\n    action: CountedBlock\n    targets: [elsewhere]\n";
+    let reply = admin
+        .send(
+            "POST",
+            "/v1/scripts",
+            Some(script.into()),
+            &[("content-type", "application/yaml")],
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    let reply = admin
+        .post(
+            "/v1/scripts/block-elsewhere/run",
+            json!({"entity": {"kind": "ip", "value": "203.0.113.90"}}),
+        )
+        .await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    let page = super::wait_json(&admin, "/v1/tasks?status=Failed", "the refused task", |p| {
+        p["items"].as_array().unwrap().len() == 1
+    })
+    .await;
+    let message = page["items"][0]["failure"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("egress gate refused") && message.contains("127.0.0.1:9"),
+        "{message}"
+    );
+    assert!(daemon.endpoint.hits().is_empty());
+}
