@@ -19,10 +19,10 @@ pub struct Json<T>(pub T);
 /// YAML (scripts and rules, which operators keep as YAML files).
 pub struct Document<T>(pub T);
 
-/// The raw body and whether it was declared JSON lines.
+/// The raw body of a JSON or JSON-lines request (the adapters tell the
+/// document's shape from its content).
 pub struct Raw {
     pub bytes: Bytes,
-    pub ndjson: bool,
 }
 
 fn content_type(request: &Request) -> String {
@@ -186,7 +186,7 @@ impl<S: Send + Sync> FromRequest<S> for Raw {
             check_json_type(&kind)?;
         }
         let bytes = read(request).await?;
-        Ok(Raw { bytes, ndjson })
+        Ok(Raw { bytes })
     }
 }
 

@@ -914,7 +914,6 @@ async fn ingest_batch(
     let key = idempotency_key(&headers)?;
     let text = std::str::from_utf8(&raw.bytes)
         .map_err(|_| Problem::bad_request("the body is not UTF-8 text"))?;
-    let _ = raw.ndjson;
     if text.trim().is_empty() {
         return Err(Problem::bad_request(
             "the body is empty; expected JSON lines or a JSON array of records",
