@@ -283,7 +283,7 @@ pub static COMPONENT_COLUMNS: [Column; 5] = [
     },
 ];
 
-pub static SIGNAL_COLUMNS: [Column; 5] = [
+pub static SIGNAL_COLUMNS: [Column; 8] = [
     Column {
         header: "ID",
         cell: |v| text(v, "id"),
@@ -291,6 +291,19 @@ pub static SIGNAL_COLUMNS: [Column; 5] = [
     Column {
         header: "SOURCE",
         cell: |v| text(v, "source"),
+    },
+    // From the normalized alert every adapter writes.
+    Column {
+        header: "SEVERITY",
+        cell: |v| text(v, "data.severity"),
+    },
+    Column {
+        header: "TITLE",
+        cell: |v| text(v, "data.title"),
+    },
+    Column {
+        header: "SRC",
+        cell: |v| text(v, "data.src_ip"),
     },
     Column {
         header: "RECEIVED",

@@ -225,7 +225,7 @@ pub fn count(value: &Value, path: &str) -> Option<String> {
 mod tests {
     use serde_json::json;
 
-    use super::super::columns::TASK_COLUMNS;
+    use super::super::columns::{SIGNAL_COLUMNS, TASK_COLUMNS};
     use super::*;
 
     #[test]
@@ -254,6 +254,21 @@ mod tests {
 ID  POLICY  STATUS     ACTION            TARGET    ENTITY          ATTEMPTS  REVERT     UPDATED                   FAILURE
 12  3       Succeeded  AliyunWafBlockIP  waf-prod  ip:203.0.113.7  1         Scheduled  2026-12-04T18:40:18.000Z  -
 9   1       Failed     Kill              t         process:42      2         -          2026-12-04T18:00:00.000Z  throttled: slow down\\nnow
+";
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn an_alert_page_shows_the_normalized_title_severity_and_source() {
+        let alerts = [json!({
+            "id": 4, "source": "suricata-eve", "received_at": "2026-12-04T18:40:17.000Z",
+            "updates": 0, "policies": [7],
+            "data": {"title": "ET SCAN SSH", "severity": "high", "src_ip": "203.0.113.7"}
+        })];
+        let out = table(&SIGNAL_COLUMNS, &alerts);
+        let expected = "\
+ID  SOURCE        SEVERITY  TITLE        SRC          RECEIVED                  UPDATES  POLICIES
+4   suricata-eve  high      ET SCAN SSH  203.0.113.7  2026-12-04T18:40:17.000Z  0        7
 ";
         assert_eq!(out, expected);
     }
