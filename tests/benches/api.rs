@@ -14,7 +14,7 @@
 use std::time::{Duration, Instant};
 
 use riposte::engine::EngineConfig;
-use riposte_tests::api::{Client, TestDaemon, start_on};
+use riposte_tests::api::{Client, TestDaemon, block_script, start_on};
 use riposte_tests::bulk::{fill_store, ip};
 use riposte_tests::endpoint::CountingEndpoint;
 use riposte_tests::engine::{Scratch, test_config};
@@ -115,15 +115,8 @@ fn eve(n: usize) -> String {
 async fn install_rule(admin: &Client, port: u16) {
     let target = json!({"provider": "test", "endpoint": format!("http://127.0.0.1:{port}")});
     assert_eq!(admin.put("/v1/targets/edge", target).await.status, 200);
-    let script = "name: block\nentity: {kind: ip, from: alert.src_ip}\nsteps:\n  - id: b\n    action: CountedBlock\n    targets: [edge]\n";
-    let reply = admin
-        .send(
-            "POST",
-            "/v1/scripts",
-            Some(script.into()),
-            &[("content-type", "application/yaml")],
-        )
-        .await;
+    let script = block_script("block", "CountedBlock", "edge", None);
+    let reply = admin.yaml("POST", "/v1/scripts", &script).await;
     assert_eq!(reply.status, 201, "{}", reply.text);
     let rule = json!({"trigger": "alert", "script": "block"});
     assert_eq!(admin.put("/v1/rules/block", rule).await.status, 200);

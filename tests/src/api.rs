@@ -115,6 +115,18 @@ pub async fn start_on(scratch: &Scratch, port: u16, config: EngineConfig) -> Dae
     .expect("the daemon starts")
 }
 
+/// A one-step script named `name` that runs `action` on `targets` against
+/// `alert.src_ip`, for `duration` when given.
+pub fn block_script(name: &str, action: &str, target: &str, duration: Option<&str>) -> String {
+    let duration = duration
+        .map(|d| format!("    duration: {d}\n"))
+        .unwrap_or_default();
+    format!(
+        "name: {name}\nentity: {{kind: ip, from: alert.src_ip}}\nsteps:\n  - id: step\n    \
+         action: {action}\n    targets: [{target}]\n{duration}"
+    )
+}
+
 /// An answer: status, content type and body (JSON when it parses).
 #[derive(Debug, Clone)]
 pub struct Reply {
@@ -146,6 +158,12 @@ impl Client {
 
     pub async fn delete(&self, path: &str) -> Reply {
         self.send("DELETE", path, None, &[]).await
+    }
+
+    /// Sends a YAML body, as operators send scripts and rules.
+    pub async fn yaml(&self, method: &str, path: &str, text: &str) -> Reply {
+        let yaml = [("content-type", "application/yaml")];
+        self.send(method, path, Some(text.to_string()), &yaml).await
     }
 
     /// Sends a request; `headers` are added (a `content-type` among them

@@ -58,14 +58,7 @@ async fn bad_input_is_explained_and_changes_nothing() {
     assert!(text.contains("expected a JSON object"), "{text}");
     // Deeply nested YAML is refused before the parser sees it.
     let deep = format!("name: {}{}\n", "[".repeat(10_000), "]".repeat(10_000));
-    let reply = admin
-        .send(
-            "POST",
-            "/v1/scripts/validate",
-            Some(deep),
-            &[("content-type", "application/yaml")],
-        )
-        .await;
+    let reply = admin.yaml("POST", "/v1/scripts/validate", &deep).await;
     let text = problem(&reply, 422);
     assert!(text.contains("nested more than 64 levels"), "{text}");
     // An unknown method on a public route is a 405, not an auth error.
@@ -141,14 +134,7 @@ async fn bad_input_is_explained_and_changes_nothing() {
     assert!(text.contains("NAME@VERSION"), "{text}");
     // A rule with a key given twice is refused, not read as the last one.
     let doubled = "trigger: alert\nscript: block-source\ncondition: 'false'\ncondition: 'true'\n";
-    let reply = admin
-        .send(
-            "PUT",
-            "/v1/rules/doubled",
-            Some(doubled.into()),
-            &[("content-type", "application/yaml")],
-        )
-        .await;
+    let reply = admin.yaml("PUT", "/v1/rules/doubled", doubled).await;
     let text = problem(&reply, 422);
     assert!(text.contains("duplicate"), "{text}");
     // An idempotency key reused for a different alert is refused.
@@ -216,24 +202,10 @@ async fn bad_input_is_explained_and_changes_nothing() {
     // A script naming an unknown action is refused with the step named;
     // validation says the same without saving.
     let bad = "name: broken\nentity: {kind: ip, from: alert.src_ip}\nsteps:\n  - id: s\n    action: NoSuchAction\n    targets: [edge]\n";
-    let reply = admin
-        .send(
-            "POST",
-            "/v1/scripts",
-            Some(bad.into()),
-            &[("content-type", "application/yaml")],
-        )
-        .await;
+    let reply = admin.yaml("POST", "/v1/scripts", bad).await;
     let text = problem(&reply, 422);
     assert!(text.contains("NoSuchAction"), "{text}");
-    let reply = admin
-        .send(
-            "POST",
-            "/v1/scripts/validate",
-            Some(bad.into()),
-            &[("content-type", "application/yaml")],
-        )
-        .await;
+    let reply = admin.yaml("POST", "/v1/scripts/validate", bad).await;
     assert_eq!(reply.json["valid"], false, "{}", reply.text);
     assert_eq!(admin.get("/v1/scripts/broken/versions").await.status, 404);
     // A rule whose name differs from the path.
@@ -246,14 +218,7 @@ async fn bad_input_is_explained_and_changes_nothing() {
     problem(&reply, 422);
     // Creating an existing script is a conflict that points at versions.
     let again = "name: block-source\nentity: {kind: ip, from: alert.src_ip}\nsteps:\n  - id: b\n    action: CountedBlock\n    targets: [edge]\n";
-    let reply = admin
-        .send(
-            "POST",
-            "/v1/scripts",
-            Some(again.into()),
-            &[("content-type", "application/yaml")],
-        )
-        .await;
+    let reply = admin.yaml("POST", "/v1/scripts", again).await;
     let text = problem(&reply, 409);
     assert!(text.contains("/v1/scripts/block-source/versions"), "{text}");
     // Nothing of the above was stored: one script version, one rule, no
@@ -341,15 +306,9 @@ async fn a_failure_at_the_egress_gate_names_the_refused_origin() {
     // A target whose endpoint the component was never granted.
     let target = json!({"provider": "test", "endpoint": "http://127.0.0.1:9"});
     assert_eq!(admin.put("/v1/targets/elsewhere", target).await.status, 200);
-    let script = "name: block-elsewhere\nentity: {kind: ip, from: alert.src_ip}\nsteps:\n  - id: b\n    action: CountedBlock\n    targets: [elsewhere]\n";
-    let reply = admin
-        .send(
-            "POST",
-            "/v1/scripts",
-            Some(script.into()),
-            &[("content-type", "application/yaml")],
-        )
-        .await;
+    let script =
+        riposte_tests::api::block_script("block-elsewhere", "CountedBlock", "elsewhere", None);
+    let reply = admin.yaml("POST", "/v1/scripts", &script).await;
     assert_eq!(reply.status, 201, "{}", reply.text);
     let reply = admin
         .post(

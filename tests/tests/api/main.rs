@@ -9,7 +9,7 @@ mod secrets;
 use std::time::{Duration, Instant};
 
 use riposte::engine::{Backoff, EngineConfig};
-use riposte_tests::api::{Client, Reply};
+use riposte_tests::api::{Client, Reply, block_script};
 use serde_json::Value;
 
 /// Engine settings: quick retries, and only two attempts so a failing
@@ -98,15 +98,8 @@ pub async fn install(admin: &Client, endpoint_port: u16, credential: Option<(&st
     }
     let reply = admin.put("/v1/targets/edge", target).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
-    let script = "name: block-source\nentity: {kind: ip, from: alert.src_ip}\nsteps:\n  - id: block\n    action: CountedBlock\n    targets: [edge]\n    duration: 1h\n";
-    let reply = admin
-        .send(
-            "POST",
-            "/v1/scripts",
-            Some(script.into()),
-            &[("content-type", "application/yaml")],
-        )
-        .await;
+    let script = block_script("block-source", "CountedBlock", "edge", Some("1h"));
+    let reply = admin.yaml("POST", "/v1/scripts", &script).await;
     assert_eq!(reply.status, 201, "{}", reply.text);
     let rule = serde_json::json!({
         "trigger": "alert",
