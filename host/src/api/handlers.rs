@@ -1061,12 +1061,7 @@ fn list_signals(state: &ApiState, kind: SignalKind, q: PageQuery) -> Answer {
 
 fn get_signal(state: &ApiState, kind: SignalKind, id: u64) -> Answer {
     let found = state.engine.store().read(|r| r.signal(kind, id))?;
-    let name = if kind == SignalKind::Alert {
-        "alert"
-    } else {
-        "incident"
-    };
-    ok(found.ok_or_else(|| Problem::not_found(format!("{name} {id}")))?)
+    ok(found.ok_or_else(|| Problem::not_found(format!("{} {id}", kind.as_str())))?)
 }
 
 pub async fn list_alerts(State(state): State<ApiState>, Query(q): Query<PageQuery>) -> Answer {
@@ -1139,14 +1134,7 @@ async fn handle(
             expires_at,
         } => {
             if state.engine.store().read(|r| r.signal(kind, id))?.is_none() {
-                return Err(Problem::not_found(format!(
-                    "{} {id}",
-                    if kind == SignalKind::Alert {
-                        "alert"
-                    } else {
-                        "incident"
-                    }
-                )));
+                return Err(Problem::not_found(format!("{} {id}", kind.as_str())));
             }
             let input = AllowInput {
                 kind: entity.kind,

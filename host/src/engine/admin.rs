@@ -314,6 +314,9 @@ impl Engine {
         key: Option<&str>,
     ) -> Result<(Vec<u64>, bool), EngineError> {
         let key = key.map(|key| super::request_key(actor, key));
+        // A repeat answers the first policies even if the rules changed
+        // since; `open_drafts` checks again inside its transaction, for
+        // two requests racing.
         if let Some(key) = &key {
             let seen = self.store().read(|r| r.dedup(key))?;
             if let Some(first) = seen {
@@ -323,7 +326,7 @@ impl Engine {
         let signal = self
             .store()
             .read(|r| r.signal(kind, id))?
-            .ok_or_else(|| EngineError::NotFound(format!("{} {id}", kind_name(kind))))?;
+            .ok_or_else(|| EngineError::NotFound(format!("{} {id}", kind.as_str())))?;
         let trigger = match kind {
             SignalKind::Alert => TriggerKind::Alert,
             SignalKind::Incident => TriggerKind::Incident,
@@ -348,12 +351,11 @@ impl Engine {
             };
             return Err(EngineError::Conflict(format!(
                 "nothing to apply to {} {id}: {detail}",
-                kind_name(kind)
+                kind.as_str()
             )));
         }
         self.open_drafts(drafts, Some(signal.data), actor, "alert.handle", key)
             .await
-            .map(|ids| (ids, false))
     }
 
     /// Runs a chosen script on an entity of a stored alert or incident
@@ -369,7 +371,7 @@ impl Engine {
     ) -> Result<(u64, bool), EngineError> {
         let exists = self.store().read(|r| r.signal(kind, id))?.is_some();
         if !exists {
-            return Err(EngineError::NotFound(format!("{} {id}", kind_name(kind))));
+            return Err(EngineError::NotFound(format!("{} {id}", kind.as_str())));
         }
         let source = Source {
             kind: SourceKind::ManualHandling,
@@ -382,7 +384,8 @@ impl Engine {
             .await
     }
 
-    /// Opens a policy for each draft and starts its tasks.
+    /// Opens a policy for each draft and starts its tasks; with `key`, at
+    /// most once per key (a repeat answers the first policy and `true`).
     pub(super) async fn open_drafts(
         &self,
         drafts: Vec<Draft>,
@@ -390,13 +393,18 @@ impl Engine {
         actor: &str,
         audit_action: &'static str,
         key: Option<String>,
-    ) -> Result<Vec<u64>, EngineError> {
+    ) -> Result<(Vec<u64>, bool), EngineError> {
         let planner = self.planner();
         let salt = self.inner().salt.clone();
         let actor = actor.to_string();
-        let (ids, tasks) = self
+        let (ids, repeat, tasks) = self
             .store()
             .write(move |tx| {
+                if let Some(key) = &key
+                    && let Some(first) = tx.dedup(key)?
+                {
+                    return Ok((vec![first], true, Vec::new()));
+                }
                 let mut ids = Vec::new();
                 let mut tasks = Vec::new();
                 for draft in &drafts {
@@ -417,14 +425,14 @@ impl Engine {
                     );
                     tx.set_dedup(key, *first, until)?;
                 }
-                Ok((ids, tasks))
+                Ok((ids, false, tasks))
             })
             .await
             .map_err(store_to_engine)?;
         for task in tasks {
             self.dispatch(task.id, task.status);
         }
-        Ok(ids)
+        Ok((ids, repeat))
     }
 }
 
@@ -460,11 +468,4 @@ fn tx_disabled(tx: &crate::store::Tx<'_>) -> Result<BTreeSet<String>, StoreError
         .meta(DISABLED_COMPONENTS)?
         .and_then(|text| serde_json::from_str(&text).ok())
         .unwrap_or_default())
-}
-
-fn kind_name(kind: SignalKind) -> &'static str {
-    match kind {
-        SignalKind::Alert => "alert",
-        SignalKind::Incident => "incident",
-    }
 }

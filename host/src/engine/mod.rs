@@ -691,16 +691,6 @@ impl Engine {
     /// in another status and for irreversible actions.
     pub async fn retry(&self, task: u64, actor: &str) -> Result<(), EngineError> {
         let planner = self.planner();
-        let stored = self.inner.store.read(|r| r.task(task))?;
-        if let Some(stored) = &stored
-            && let Some((installed, _)) = planner.catalog.action(&stored.action)
-            && !planner.catalog.is_enabled(&installed.component.info().name)
-        {
-            return Err(EngineError::Conflict(format!(
-                "component `{}` is disabled; enable it before retrying task {task}",
-                installed.component.info().name
-            )));
-        }
         let actor = actor.to_string();
         self.inner
             .store
@@ -709,6 +699,15 @@ impl Engine {
                     .task(task)?
                     .ok_or_else(|| StoreError::NotFound(format!("task {task}")))?;
                 old.check_retryable().map_err(StoreError::Conflict)?;
+                if let Some((installed, _)) = planner.catalog.action(&old.action) {
+                    let component = &installed.component.info().name;
+                    if !planner.catalog.is_enabled(component) {
+                        return Err(StoreError::Conflict(format!(
+                            "component `{component}` is disabled; enable it before retrying \
+                             task {task}"
+                        )));
+                    }
+                }
                 let mut new = old.clone();
                 new.status = crate::model::TaskStatus::Waiting;
                 new.next_attempt_at = None;

@@ -21,6 +21,16 @@ pub enum SignalKind {
     Incident,
 }
 
+impl SignalKind {
+    /// `alert` or `incident`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignalKind::Alert => "alert",
+            SignalKind::Incident => "incident",
+        }
+    }
+}
+
 /// An ingested alert or incident.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Signal {
