@@ -13,27 +13,11 @@
 
 use std::time::{Duration, Instant};
 
-use riposte::engine::EngineConfig;
 use riposte_tests::api::{Client, TestDaemon, block_script, start_on};
 use riposte_tests::bulk::{fill_store, ip};
 use riposte_tests::endpoint::CountingEndpoint;
-use riposte_tests::engine::{Scratch, test_config};
+use riposte_tests::engine::{Scratch, bench_config, env_or};
 use serde_json::json;
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn config() -> EngineConfig {
-    EngineConfig {
-        provider_concurrency: 256,
-        target_concurrency: 256,
-        ..test_config()
-    }
-}
 
 fn percentile(sorted: &[Duration], q: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
@@ -74,7 +58,7 @@ async fn list_bench(stored: usize) -> Vec<(String, Duration, Duration, usize)> {
     assert!(status.success());
     eprintln!("filled {stored} tasks in {:?}", fill.elapsed());
     let endpoint = CountingEndpoint::start().await;
-    let daemon = start_on(&dir, endpoint.port(), config()).await;
+    let daemon = start_on(&dir, endpoint.port(), bench_config()).await;
     let client = Client {
         addr: daemon.addr,
         token: Some(admin_of(&dir).await),
@@ -167,7 +151,7 @@ async fn singles(admin: &Client, first: usize, count: usize, clients: usize) -> 
 }
 
 async fn ingest_bench(alerts: usize) -> [(String, f64); 4] {
-    let daemon = TestDaemon::start(config()).await;
+    let daemon = TestDaemon::start(bench_config()).await;
     daemon.endpoint.set_latency(Duration::from_millis(1));
     let admin = daemon.admin();
     let plain_batches = batches(&admin, 0, alerts).await;
@@ -199,7 +183,7 @@ fn main() {
     if let Some(path) = std::env::var_os("RIPOSTE_BENCH_FILL") {
         fill_store(
             std::path::Path::new(&path),
-            env("RIPOSTE_BENCH_STORE_TASKS", 1_000_000),
+            env_or("RIPOSTE_BENCH_STORE_TASKS", 1_000_000),
         );
         std::process::exit(0);
     }
@@ -208,8 +192,8 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let stored = env("RIPOSTE_BENCH_STORE_TASKS", 1_000_000);
-    let alerts = env("RIPOSTE_BENCH_ALERTS", 20_000);
+    let stored = env_or("RIPOSTE_BENCH_STORE_TASKS", 1_000_000);
+    let alerts = env_or("RIPOSTE_BENCH_ALERTS", 20_000);
     let ingest = runtime.block_on(ingest_bench(alerts));
     for (what, rate) in &ingest {
         eprintln!("ingest, {what}: {rate:.0} alerts/s");

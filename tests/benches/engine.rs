@@ -14,28 +14,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use riposte::engine::{Engine, EngineConfig};
+use riposte::engine::Engine;
 use riposte::model::Time;
 use riposte::store::{SignalKind, Store};
 use riposte_tests::bulk::ip;
 use riposte_tests::endpoint::CountingEndpoint;
-use riposte_tests::engine::{Scratch, install_block, start_engine_quiet, test_config};
+use riposte_tests::engine::{Scratch, bench_config, env_or, install_block, start_engine_quiet};
 use serde_json::json;
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn config() -> EngineConfig {
-    EngineConfig {
-        provider_concurrency: 256,
-        target_concurrency: 256,
-        ..test_config()
-    }
-}
 
 async fn open_tasks(engine: &Engine) -> usize {
     engine
@@ -51,7 +36,7 @@ async fn throughput(count: usize) -> (f64, Duration) {
     let endpoint = CountingEndpoint::start().await;
     endpoint.set_latency(Duration::from_millis(1));
     let dir = Scratch::new("bench-throughput");
-    let engine = start_engine_quiet(&dir.store(), endpoint.port(), config()).await;
+    let engine = start_engine_quiet(&dir.store(), endpoint.port(), bench_config()).await;
     install_block(&engine, "block", "CountedBlock", None).await;
 
     let start = Instant::now();
@@ -105,7 +90,7 @@ async fn latency(rate: usize, seconds: usize) -> (Duration, Duration, Duration) 
     let endpoint = CountingEndpoint::start().await;
     endpoint.set_latency(Duration::from_millis(1));
     let dir = Scratch::new("bench-latency");
-    let engine = start_engine_quiet(&dir.store(), endpoint.port(), config()).await;
+    let engine = start_engine_quiet(&dir.store(), endpoint.port(), bench_config()).await;
     install_block(&engine, "block", "CountedBlock", None).await;
 
     let accepted: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
@@ -149,7 +134,7 @@ fn main() {
     if let Some(path) = std::env::var_os("RIPOSTE_BENCH_FILL") {
         riposte_tests::bulk::fill_store(
             std::path::Path::new(&path),
-            env("RIPOSTE_BENCH_STORE_TASKS", 1_000_000),
+            env_or("RIPOSTE_BENCH_STORE_TASKS", 1_000_000),
         );
         // Exit without closing the store, as a crash would.
         std::process::exit(0);
@@ -159,8 +144,8 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let count = env("RIPOSTE_BENCH_TASKS", 10_000);
-    let stored = env("RIPOSTE_BENCH_STORE_TASKS", 1_000_000);
+    let count = env_or("RIPOSTE_BENCH_TASKS", 10_000);
+    let stored = env_or("RIPOSTE_BENCH_STORE_TASKS", 1_000_000);
 
     if std::env::var("RIPOSTE_BENCH_ONLY").as_deref() == Ok("latency") {
         for _ in 0..3 {

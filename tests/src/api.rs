@@ -3,14 +3,11 @@
 //! scratch data directory, and a small HTTP client.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use riposte::daemon::{Daemon, DaemonConfig};
-use riposte::engine::{Catalog, EngineConfig};
-use riposte::runtime::gate::{LoopbackOnlyConnector, Network, StaticResolver};
-use riposte::runtime::{Grant, Runtime, RuntimeConfig};
+use riposte::engine::EngineConfig;
 use serde_json::Value;
 
 use crate::endpoint::CountingEndpoint;
@@ -79,36 +76,14 @@ impl TestDaemon {
 /// granted `http://127.0.0.1:PORT` and every target credential.
 pub async fn start_on(scratch: &Scratch, port: u16, config: EngineConfig) -> Daemon {
     crate::init_logs();
-    let network = Network::new(
-        Arc::new(StaticResolver::new()),
-        Arc::new(LoopbackOnlyConnector::new()),
-    );
-    let runtime = Runtime::new(
-        RuntimeConfig {
-            max_concurrent_calls: 64,
-            ..RuntimeConfig::default()
-        },
-        network,
-        riposte::runtime::secrets::SecretStore::new(),
-    )
-    .expect("building the runtime");
-    let component = runtime
-        .load(crate::wasm(crate::guests::FIXTURE_COUNTER))
-        .await
-        .expect("the counter fixture loads");
-    let grant = Grant {
-        hosts: vec![format!("http://127.0.0.1:{port}").parse().unwrap()],
-        secrets: vec!["target:*".into()],
-    };
-    let mut catalog = Catalog::default();
-    catalog.install(component, grant).unwrap();
+    let (runtime, catalog) = crate::engine::counter_runtime(port, vec!["target:*".into()]).await;
     Daemon::start(
         DaemonConfig {
             data_dir: scratch.path().join("data"),
             listen: "127.0.0.1:0".parse().unwrap(),
             engine: config,
         },
-        Arc::new(runtime),
+        runtime,
         catalog,
     )
     .await

@@ -71,31 +71,9 @@ pub async fn start_engine(store: &Path, port: u16, config: EngineConfig) -> Engi
 
 /// [`start_engine`] without the test log capture, for the test daemon.
 pub async fn start_engine_quiet(store: &Path, port: u16, config: EngineConfig) -> Engine {
-    let network = Network::new(
-        Arc::new(StaticResolver::new()),
-        Arc::new(LoopbackOnlyConnector::new()),
-    );
-    let runtime = Runtime::new(
-        RuntimeConfig {
-            max_concurrent_calls: 64,
-            ..RuntimeConfig::default()
-        },
-        network,
-        riposte::runtime::secrets::SecretStore::new(),
-    )
-    .expect("building the runtime");
-    let component = runtime
-        .load(crate::wasm(crate::guests::FIXTURE_COUNTER))
-        .await
-        .expect("the counter fixture loads");
-    let grant = Grant {
-        hosts: vec![format!("http://127.0.0.1:{port}").parse().unwrap()],
-        secrets: Vec::new(),
-    };
-    let mut catalog = Catalog::default();
-    catalog.install(component, grant).unwrap();
+    let (runtime, catalog) = counter_runtime(port, Vec::new()).await;
     let store = Store::open(store).expect("the store opens");
-    let engine = Engine::start(config, store, Arc::new(runtime), catalog)
+    let engine = Engine::start(config, store, runtime, catalog)
         .await
         .expect("the engine starts");
     engine
@@ -115,6 +93,52 @@ pub async fn start_engine_quiet(store: &Path, port: u16, config: EngineConfig) -
         .await
         .unwrap();
     engine
+}
+
+/// A runtime on a loopback-only network, with the counter fixture
+/// installed and granted `http://127.0.0.1:PORT` and `secrets`.
+pub async fn counter_runtime(port: u16, secrets: Vec<String>) -> (Arc<Runtime>, Catalog) {
+    let network = Network::new(
+        Arc::new(StaticResolver::new()),
+        Arc::new(LoopbackOnlyConnector::new()),
+    );
+    let runtime = Runtime::new(
+        RuntimeConfig {
+            max_concurrent_calls: 64,
+            ..RuntimeConfig::default()
+        },
+        network,
+        riposte::runtime::secrets::SecretStore::new(),
+    )
+    .expect("building the runtime");
+    let component = runtime
+        .load(crate::wasm(crate::guests::FIXTURE_COUNTER))
+        .await
+        .expect("the counter fixture loads");
+    let grant = Grant {
+        hosts: vec![format!("http://127.0.0.1:{port}").parse().unwrap()],
+        secrets,
+    };
+    let mut catalog = Catalog::default();
+    catalog.install(component, grant).unwrap();
+    (Arc::new(runtime), catalog)
+}
+
+/// Engine settings for load drivers: concurrency bounds out of the way.
+pub fn bench_config() -> EngineConfig {
+    EngineConfig {
+        provider_concurrency: 256,
+        target_concurrency: 256,
+        ..test_config()
+    }
+}
+
+/// A numeric setting from the environment, or `default`.
+pub fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// A block script on `alert.src_ip` with `duration`, and a rule firing it
