@@ -20,6 +20,14 @@ fn main() {
         )
         .unwrap();
     }
+    generated.push_str(
+        "/// Every bundled component, as (package, bytes).\n\
+         pub const ALL: &[(&str, &[u8])] = &[\n",
+    );
+    for (package, constant) in BUNDLED {
+        writeln!(generated, "    ({package:?}, {constant}),").unwrap();
+    }
+    generated.push_str("];\n");
     let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
     std::fs::write(out.join("bundled.rs"), generated).unwrap();
 }

@@ -150,7 +150,7 @@ pub fn default_listen() -> Result<SocketAddr, String> {
 /// credential of whichever target a task runs on.
 pub async fn bundled_catalog(runtime: &Runtime) -> anyhow::Result<Catalog> {
     let mut catalog = Catalog::default();
-    for (name, wasm) in [("aliyun-waf", crate::bundled::ALIYUN_WAF)] {
+    for &(name, wasm) in crate::bundled::ALL {
         let component = runtime
             .load(wasm.to_vec())
             .await
