@@ -6,8 +6,10 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use riposte::daemon::{Daemon, DaemonConfig};
+use riposte::daemon::{Daemon, DaemonConfig, Preinstalled};
 use riposte::engine::EngineConfig;
+use riposte::registry::SignaturePolicy;
+use riposte::store::GrantSpec;
 use serde_json::Value;
 
 use crate::endpoint::CountingEndpoint;
@@ -75,16 +77,46 @@ impl TestDaemon {
 /// Starts a daemon on `scratch`'s directory with the counter fixture
 /// granted `http://127.0.0.1:PORT` and every target credential.
 pub async fn start_on(scratch: &Scratch, port: u16, config: EngineConfig) -> Daemon {
+    start_with(
+        scratch,
+        config,
+        counter_preinstalled(port),
+        SignaturePolicy::default(),
+    )
+    .await
+}
+
+/// The counter fixture as a daemon's configuration installs it: granted
+/// `http://127.0.0.1:PORT` and every target credential.
+pub fn counter_preinstalled(port: u16) -> Vec<Preinstalled> {
+    vec![Preinstalled {
+        wasm: crate::wasm(crate::guests::FIXTURE_COUNTER),
+        extra: GrantSpec {
+            hosts: vec![format!("http://127.0.0.1:{port}")],
+            secrets: vec!["target:*".into()],
+        },
+    }]
+}
+
+/// Starts a daemon on `scratch`'s directory with these components and
+/// signature policy, watching its components directory.
+pub async fn start_with(
+    scratch: &Scratch,
+    config: EngineConfig,
+    preinstalled: Vec<Preinstalled>,
+    signatures: SignaturePolicy,
+) -> Daemon {
     crate::init_logs();
-    let (runtime, catalog) = crate::engine::counter_runtime(port, vec!["target:*".into()]).await;
     Daemon::start(
         DaemonConfig {
             data_dir: scratch.path().join("data"),
             listen: "127.0.0.1:0".parse().unwrap(),
             engine: config,
+            preinstalled,
+            signatures,
+            watch_components: true,
         },
-        runtime,
-        catalog,
+        crate::engine::test_runtime(),
     )
     .await
     .expect("the daemon starts")

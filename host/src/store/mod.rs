@@ -17,6 +17,7 @@
 //! transaction together: throughput follows the batch size, not the fsync
 //! rate.
 
+mod components;
 mod query;
 mod retention;
 mod tables;
@@ -31,6 +32,7 @@ use std::thread;
 
 use redb::{Database, Durability, ReadableDatabase};
 
+pub use components::{ComponentRecord, GrantRecord, GrantSpec};
 pub use query::{AuditFilter, MAX_PAGE, Page, PolicyFilter, TaskFilter};
 pub use retention::Purged;
 pub use tx::{AuditEntry, Ingested, Reader, Signal, SignalKind, TargetRecord, TokenRecord, Tx};
