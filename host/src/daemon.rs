@@ -138,8 +138,20 @@ impl Daemon {
             let _ = stop.send(());
         }
         let _ = (&mut self.server).await;
-        self.registry.stop();
+        self.registry.stop().await;
         self.engine.stop();
+        // The engine's loops, the last connections and their handlers
+        // let go of the store within moments; wait for them, so that the
+        // file is closed (and can be opened again) once this returns.
+        let store = self.engine.store().clone();
+        drop(self);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while store.handles() > 1 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        if store.handles() > 1 {
+            tracing::warn!("the store is still in use 10 s after shutdown");
+        }
     }
 }
 

@@ -28,9 +28,20 @@ pub struct TestDaemon {
 impl TestDaemon {
     /// Starts a daemon on a fresh data directory.
     pub async fn start(config: EngineConfig) -> Self {
+        Self::start_with(config, SignaturePolicy::default()).await
+    }
+
+    /// Starts a daemon on a fresh data directory with a signature policy.
+    pub async fn start_with(config: EngineConfig, signatures: SignaturePolicy) -> Self {
         let scratch = Scratch::new("api");
         let endpoint = CountingEndpoint::start().await;
-        let daemon = start_on(&scratch, endpoint.port(), config).await;
+        let daemon = start_with(
+            &scratch,
+            config,
+            counter_preinstalled(endpoint.port()),
+            signatures,
+        )
+        .await;
         let token_file = daemon
             .admin_token_file
             .clone()
@@ -180,6 +191,30 @@ impl Client {
         method: &str,
         path: &str,
         body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        self.send_bytes(method, path, body.map(String::into_bytes), headers)
+            .await
+    }
+
+    /// Uploads a component, with the text of its `.minisig` when given.
+    pub async fn upload(&self, wasm: &[u8], signature: Option<&str>) -> Reply {
+        use base64::Engine as _;
+        let encoded = signature.map(|text| base64::engine::general_purpose::STANDARD.encode(text));
+        let mut headers = vec![("content-type", "application/wasm")];
+        if let Some(encoded) = &encoded {
+            headers.push(("x-riposte-signature", encoded.as_str()));
+        }
+        self.send_bytes("POST", "/v1/components", Some(wasm.to_vec()), &headers)
+            .await
+    }
+
+    /// [`Client::send`] with a body of any bytes.
+    pub async fn send_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
         headers: &[(&str, &str)],
     ) -> Reply {
         let stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();

@@ -152,8 +152,11 @@ struct Inner {
     changes: tokio::sync::Mutex<()>,
     /// Versions whose stored bytes could not be loaded at start, by digest.
     broken: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
+    /// How each installed version was obtained at start, by digest.
+    loads: std::sync::Mutex<Vec<(String, CacheUse)>>,
     /// Set to stop the directory watcher.
     stop: tokio::sync::watch::Sender<bool>,
+    watcher: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// A version at start: loaded, or why not.
@@ -184,7 +187,9 @@ impl Registry {
                 initial: std::sync::Mutex::default(),
                 changes: tokio::sync::Mutex::new(()),
                 broken: std::sync::Mutex::default(),
+                loads: std::sync::Mutex::default(),
                 stop: tokio::sync::watch::Sender::new(false),
+                watcher: std::sync::Mutex::default(),
             }),
         };
         registry.apply_declared_grants().await?;
@@ -206,13 +211,24 @@ impl Registry {
     pub fn attach(&self, engine: Engine) {
         let _ = self.inner.engine.set(engine);
         if let Some(dir) = self.inner.config.watch_dir.clone() {
-            watch::start(self.clone(), dir);
+            let task = watch::start(self.clone(), dir);
+            *self.inner.watcher.lock().unwrap_or_else(|e| e.into_inner()) = task;
         }
     }
 
-    /// Stops the directory watcher (the daemon's shutdown).
-    pub fn stop(&self) {
+    /// Stops the directory watcher and waits for it (the daemon's
+    /// shutdown; an install it started finishes first).
+    pub async fn stop(&self) {
         let _ = self.inner.stop.send(true);
+        let task = self
+            .inner
+            .watcher
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
     }
 
     fn inner_stop(&self) -> tokio::sync::watch::Receiver<bool> {
@@ -302,7 +318,12 @@ impl Registry {
                 continue;
             };
             match loaded {
-                Ok((component, _)) => {
+                Ok((component, used)) => {
+                    self.inner
+                        .loads
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((record.digest.clone(), used));
                     let spec = grants
                         .iter()
                         .find(|g| g.component == record.name)
@@ -828,6 +849,16 @@ impl Registry {
         self.current_catalog()
             .version(digest)
             .map(|installed| installed.component.clone())
+    }
+
+    /// How each installed version was loaded at start: from the AOT
+    /// cache, or compiled (and why), by digest.
+    pub fn startup_loads(&self) -> Vec<(String, CacheUse)> {
+        self.inner
+            .loads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The cache file a version's artifact is kept in (for tests and

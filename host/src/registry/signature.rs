@@ -96,3 +96,81 @@ impl SignaturePolicy {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/minisign");
+
+    fn fixture(name: &str) -> String {
+        std::fs::read_to_string(format!("{DIR}/{name}")).unwrap()
+    }
+
+    fn policy(required: bool) -> SignaturePolicy {
+        SignaturePolicy {
+            required,
+            trusted: vec![TrustedKey::parse(&fixture("key.pub")).unwrap()],
+        }
+    }
+
+    #[test]
+    fn a_signature_made_by_the_minisign_tool_verifies() {
+        let data = fixture("data.txt");
+        let signature = fixture("data.txt.minisig");
+        let signer = policy(true)
+            .check(data.as_bytes(), Some(&signature))
+            .unwrap();
+        assert_eq!(
+            signer.as_deref(),
+            Some("RWS9H3j0X8k6ttxnA+NqDq07EPgXo1MWrZgecHiss06asa3DFK8hlpkc")
+        );
+    }
+
+    #[test]
+    fn changed_bytes_missing_or_garbled_signatures_and_unknown_keys_are_refused() {
+        let data = fixture("data.txt");
+        let signature = fixture("data.txt.minisig");
+        let changed = data.replace("signed", "signeD");
+        let err = policy(false)
+            .check(changed.as_bytes(), Some(&signature))
+            .unwrap_err();
+        assert!(err.contains("changed after signing"), "{err}");
+
+        let err = policy(true).check(data.as_bytes(), None).unwrap_err();
+        assert!(err.contains("required"), "{err}");
+        assert_eq!(policy(false).check(data.as_bytes(), None), Ok(None));
+
+        let err = policy(false)
+            .check(data.as_bytes(), Some("not a signature"))
+            .unwrap_err();
+        assert!(err.contains("not a minisign signature"), "{err}");
+
+        let stranger = SignaturePolicy {
+            required: true,
+            // Another key (the minisign-verify documentation's example key).
+            trusted: vec![
+                TrustedKey::parse("RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3")
+                    .unwrap(),
+            ],
+        };
+        let err = stranger
+            .check(data.as_bytes(), Some(&signature))
+            .unwrap_err();
+        assert!(err.contains("not trusted"), "{err}");
+
+        let nobody = SignaturePolicy::default();
+        let err = nobody.check(data.as_bytes(), Some(&signature)).unwrap_err();
+        assert!(err.contains("no trusted key"), "{err}");
+    }
+
+    #[test]
+    fn keys_parse_from_a_pub_file_or_its_base64_line_and_garbage_is_named() {
+        let from_file = TrustedKey::parse(&fixture("key.pub")).unwrap();
+        let from_line = TrustedKey::parse(from_file.id.as_str()).unwrap();
+        assert_eq!(from_file.id, from_line.id);
+        let err = TrustedKey::parse("untrusted comment: x\nnot-base64!").unwrap_err();
+        assert!(err.contains("not a minisign public key"), "{err}");
+        assert!(TrustedKey::parse("").is_err());
+    }
+}

@@ -17,9 +17,9 @@ use super::{InstallStatus, Registry, Upload};
 /// How long a file must see no change before it is read.
 const QUIET: Duration = Duration::from_millis(300);
 
-/// Starts watching `dir`; files already there are installed first. Stops
-/// when the registry is stopped.
-pub(super) fn start(registry: Registry, dir: PathBuf) {
+/// Starts watching `dir`; files already there are installed first. The
+/// task ends when the registry is stopped.
+pub(super) fn start(registry: Registry, dir: PathBuf) -> Option<tokio::task::JoinHandle<()>> {
     let (sender, mut events) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
     let watcher = {
         let sender = sender.clone();
@@ -47,7 +47,7 @@ pub(super) fn start(registry: Registry, dir: PathBuf) {
         Err(err) => {
             tracing::error!(dir = %dir.display(), error = %err,
                 "cannot watch the components directory; load components over the API");
-            return;
+            return None;
         }
     };
     if let Ok(entries) = std::fs::read_dir(&dir) {
@@ -59,7 +59,7 @@ pub(super) fn start(registry: Registry, dir: PathBuf) {
     }
     tracing::info!(dir = %dir.display(), "watching for components");
     let mut stop = registry.inner_stop();
-    tokio::spawn(async move {
+    Some(tokio::spawn(async move {
         let _watcher = watcher;
         let mut pending: HashMap<PathBuf, Instant> = HashMap::new();
         loop {
@@ -84,7 +84,7 @@ pub(super) fn start(registry: Registry, dir: PathBuf) {
                 install_file(&registry, &path).await;
             }
         }
-    });
+    }))
 }
 
 /// The component file an event path stands for: the `.wasm` itself, or

@@ -231,6 +231,12 @@ impl Store {
         &self.shared.path
     }
 
+    /// How many handles to this store are alive (this one included); the
+    /// file closes when the last one is dropped.
+    pub fn handles(&self) -> usize {
+        Arc::strong_count(&self.shared)
+    }
+
     /// Runs `op` inside the next write transaction and returns its result
     /// once that transaction is durable.
     ///
