@@ -48,7 +48,7 @@ async fn drop_to_active(wasm: &[u8], rounds: usize) -> Vec<Duration> {
             &dir,
             bench_config(),
             counter_preinstalled(endpoint.port()),
-            Default::default(),
+            riposte::daemon::FileConfig::defaults(),
         )
         .await;
         let components = dir.path().join("data/components");

@@ -6,9 +6,8 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use riposte::daemon::{Daemon, DaemonConfig, Preinstalled};
+use riposte::daemon::{Daemon, DaemonConfig, FileConfig, Preinstalled};
 use riposte::engine::EngineConfig;
-use riposte::registry::SignaturePolicy;
 use riposte::store::GrantSpec;
 use serde_json::Value;
 
@@ -28,18 +27,19 @@ pub struct TestDaemon {
 impl TestDaemon {
     /// Starts a daemon on a fresh data directory.
     pub async fn start(config: EngineConfig) -> Self {
-        Self::start_with(config, SignaturePolicy::default()).await
+        Self::start_with(config, FileConfig::defaults()).await
     }
 
-    /// Starts a daemon on a fresh data directory with a signature policy.
-    pub async fn start_with(config: EngineConfig, signatures: SignaturePolicy) -> Self {
+    /// Starts a daemon on a fresh data directory with the settings of a
+    /// configuration file (signature policy, declared grants).
+    pub async fn start_with(config: EngineConfig, file: FileConfig) -> Self {
         let scratch = Scratch::new("api");
         let endpoint = CountingEndpoint::start().await;
         let daemon = start_with(
             &scratch,
             config,
             counter_preinstalled(endpoint.port()),
-            signatures,
+            file,
         )
         .await;
         let token_file = daemon
@@ -92,7 +92,7 @@ pub async fn start_on(scratch: &Scratch, port: u16, config: EngineConfig) -> Dae
         scratch,
         config,
         counter_preinstalled(port),
-        SignaturePolicy::default(),
+        FileConfig::defaults(),
     )
     .await
 }
@@ -110,12 +110,12 @@ pub fn counter_preinstalled(port: u16) -> Vec<Preinstalled> {
 }
 
 /// Starts a daemon on `scratch`'s directory with these components and
-/// signature policy, watching its components directory.
+/// the settings of a configuration file.
 pub async fn start_with(
     scratch: &Scratch,
     config: EngineConfig,
     preinstalled: Vec<Preinstalled>,
-    signatures: SignaturePolicy,
+    file: FileConfig,
 ) -> Daemon {
     crate::init_logs();
     Daemon::start(
@@ -124,8 +124,9 @@ pub async fn start_with(
             listen: "127.0.0.1:0".parse().unwrap(),
             engine: config,
             preinstalled,
-            signatures,
-            watch_components: true,
+            signatures: file.signatures,
+            watch_components: file.watch_components,
+            declared_grants: file.grants,
         },
         crate::engine::test_runtime(),
     )

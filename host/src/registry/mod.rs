@@ -269,8 +269,12 @@ impl Registry {
 
     async fn apply_declared_grants(&self) -> Result<(), RegistryError> {
         for (name, spec) in &self.inner.config.declared_grants {
-            runtime_grant(spec)?;
-            let (name, spec) = (name.clone(), spec.clone());
+            let grant = runtime_grant(spec)?;
+            let spec = GrantSpec {
+                hosts: grant.hosts.iter().map(|h| h.to_string()).collect(),
+                secrets: spec.secrets.clone(),
+            };
+            let name = name.clone();
             self.store()
                 .write(move |tx| {
                     if tx

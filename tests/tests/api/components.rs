@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use riposte::daemon::FileConfig;
 use riposte::registry::{CacheUse, SignaturePolicy, TrustedKey};
 use riposte_tests::api::{Client, TestDaemon};
 use riposte_tests::guests;
@@ -340,11 +341,14 @@ fn sign(pair: &minisign::KeyPair, bytes: &[u8]) -> String {
 async fn when_signatures_are_required_only_a_trusted_valid_signature_is_accepted() {
     let (trusted_pair, trusted) = keypair();
     let (stranger, _) = keypair();
-    let policy = SignaturePolicy {
-        required: true,
-        trusted: vec![trusted.clone()],
+    let file = FileConfig {
+        signatures: SignaturePolicy {
+            required: true,
+            trusted: vec![trusted.clone()],
+        },
+        ..FileConfig::defaults()
     };
-    let daemon = TestDaemon::start_with(config(), policy).await;
+    let daemon = TestDaemon::start_with(config(), file).await;
     let admin = daemon.admin();
     let v2 = wasm(guests::FIXTURE_COUNTER_V2);
     let v3 = wasm(guests::FIXTURE_COUNTER_V3);
@@ -468,4 +472,27 @@ async fn restart(daemon: &mut TestDaemon) {
     assert!(started.elapsed() < Duration::from_secs(60));
     daemon.addr = again.addr;
     daemon.daemon = Some(again);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_declared_by_the_configuration_file_lets_a_version_activate_at_once() {
+    let text =
+        "grants:\n  fixture-counter:\n    hosts: [http://127.0.0.1, https://hooks.example.com]\n";
+    let file = FileConfig::parse(text, std::path::Path::new(".")).unwrap();
+    let daemon = TestDaemon::start_with(config(), file).await;
+    let admin = daemon.admin();
+    let view = admin.get("/v1/components/fixture-counter").await.json;
+    assert!(
+        view["grant"]["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h.as_str().unwrap().contains("hooks.example.com")),
+        "{view}"
+    );
+    let reply = admin.upload(&wasm(guests::FIXTURE_COUNTER_V3), None).await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(reply.json["status"], "active", "{}", reply.text);
+    let audit = admin.get("/v1/audit?actor=config").await.json;
+    assert!(!audit["items"].as_array().unwrap().is_empty(), "{audit}");
 }

@@ -2,6 +2,10 @@
 //! engine over a runtime and catalog, the API tokens, and the HTTP API on
 //! a listening socket. `riposte serve` and the tests start it the same way.
 
+mod config;
+
+pub use config::{CONFIG_FILE, FileConfig};
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -36,6 +40,9 @@ pub struct DaemonConfig {
     pub signatures: SignaturePolicy,
     /// Install `.wasm` files dropped into `<data_dir>/components`.
     pub watch_components: bool,
+    /// Grants declared by configuration, by component name: they replace
+    /// the stored grant at every start.
+    pub declared_grants: Vec<(String, GrantSpec)>,
 }
 
 /// A component the daemon's configuration installs and grants.
@@ -83,6 +90,7 @@ impl Daemon {
         let store = Store::open(config.data_dir.join(STORE_FILE))?;
         let mut registry_config = RegistryConfig::in_data_dir(&config.data_dir);
         registry_config.signatures = config.signatures.clone();
+        registry_config.declared_grants = config.declared_grants.clone();
         if !config.watch_components {
             registry_config.watch_dir = None;
         }
@@ -213,19 +221,32 @@ async fn preinstall(registry: &Registry, components: &[Preinstalled]) -> anyhow:
             .await
             .context("installing a bundled component")?;
         let record = &done.record;
-        let mut grant = record.requested.clone();
-        grant.hosts.extend(component.extra.hosts.iter().cloned());
-        grant
-            .secrets
-            .extend(component.extra.secrets.iter().cloned());
-        grant.hosts.dedup();
-        grant.secrets.dedup();
         let stored = registry
             .overview()?
             .into_iter()
             .find(|view| view.name == record.name)
-            .and_then(|view| view.grant);
-        if stored.is_none_or(|stored| !stored.grant.missing(&grant).is_empty()) {
+            .and_then(|view| view.grant)
+            .map(|stored| stored.grant)
+            .unwrap_or_default();
+        // What it asks for and the entry's extras, on top of what is
+        // granted already (a grant the configuration file declares).
+        let mut grant = stored.clone();
+        for host in record.requested.hosts.iter().chain(&component.extra.hosts) {
+            if !grant.hosts.contains(host) {
+                grant.hosts.push(host.clone());
+            }
+        }
+        for secret in record
+            .requested
+            .secrets
+            .iter()
+            .chain(&component.extra.secrets)
+        {
+            if !grant.secrets.contains(secret) {
+                grant.secrets.push(secret.clone());
+            }
+        }
+        if !stored.missing(&grant).is_empty() {
             registry
                 .grant(&record.name, grant, "config")
                 .await
@@ -235,9 +256,9 @@ async fn preinstall(registry: &Registry, components: &[Preinstalled]) -> anyhow:
     Ok(())
 }
 
-/// `riposte serve`: the daemon with the embedded defaults, until Ctrl-C
-/// or SIGTERM.
-pub async fn serve(data_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
+/// `riposte serve`: the daemon with the embedded defaults and the
+/// configuration file, if any, until Ctrl-C or SIGTERM.
+pub async fn serve(data_dir: PathBuf, listen: SocketAddr, file: FileConfig) -> anyhow::Result<()> {
     let runtime = Runtime::new(
         crate::runtime::RuntimeConfig::default(),
         crate::runtime::gate::Network::system(),
@@ -249,8 +270,9 @@ pub async fn serve(data_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> 
         listen,
         engine: EngineConfig::default(),
         preinstalled: Preinstalled::bundled(),
-        signatures: SignaturePolicy::default(),
-        watch_components: true,
+        signatures: file.signatures,
+        watch_components: file.watch_components,
+        declared_grants: file.grants,
     };
     let daemon = Daemon::start(config, Arc::new(runtime)).await?;
     println!("riposte: API on http://{}", daemon.addr);
