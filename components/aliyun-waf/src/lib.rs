@@ -123,6 +123,7 @@ impl riposte_sdk::Guest for AliyunWaf {
     }
 
     fn execute(request: ActionRequest) -> Result<Outcome, Failure> {
+        check_entity(&request)?;
         let target = WafTarget::from_request(&request)?;
         let credential = open_credential(&request)?;
         let client = RpcClient::new(&credential, &request.target.endpoint, VERSION)?;
@@ -216,6 +217,7 @@ impl riposte_sdk::Guest for AliyunWaf {
     }
 
     fn plan(request: ActionRequest) -> Result<PlanOutcome, Failure> {
+        check_entity(&request)?;
         let target = WafTarget::from_request(&request)?;
         Ok(PlanOutcome {
             changes: vec![format!(
@@ -228,6 +230,18 @@ impl riposte_sdk::Guest for AliyunWaf {
             )],
             reversible: true,
         })
+    }
+}
+
+/// Refuses what an `ip_blacklist` rule cannot hold before any request:
+/// the host checks the kind too, but a component must not rely on it.
+fn check_entity(request: &ActionRequest) -> Result<(), Failure> {
+    match request.entity.kind {
+        EntityKind::Ip | EntityKind::Cidr => Ok(()),
+        other => Err(failure::invalid_input(format!(
+            "AliyunWafBlockIP blocks `ip` and `cidr` entities, not `{other:?}` `{}`",
+            request.entity.value
+        ))),
     }
 }
 

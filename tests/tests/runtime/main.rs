@@ -8,6 +8,7 @@
 
 mod abuse;
 mod aliyun_waf;
+mod conformance;
 mod containment;
 mod gate;
 mod secrets;
