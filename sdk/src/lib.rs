@@ -30,6 +30,8 @@
 //!   ([`HostCredential`]);
 //! - [`entity`]: parsing and normalization of IPs, CIDRs and domains, the
 //!   same code the host uses;
+//! - [`aliyun`], [`tencent`], [`huawei`]: signed API clients whose provider
+//!   errors become typed failures;
 //! - [`log`]: structured log lines into the host's log;
 //! - [`clock`]: the wall clock as the timestamps signers need.
 //!
@@ -41,10 +43,13 @@ pub mod clock;
 pub mod entity;
 pub mod failure;
 pub mod http;
+pub mod huawei;
 pub mod log;
 pub mod sign;
+pub mod tencent;
 
 mod credential;
+mod transport;
 
 pub use credential::HostCredential;
 

@@ -2,12 +2,18 @@
 //! served on loopback for tests and the demo (`shared/DESIGN.md`, "Tests
 //! and the provider simulator").
 //!
-//! This first part serves the Alibaba Cloud WAF 3.0 subset
-//! (`CreateDefenseRule`, `DeleteDefenseRule`). Like the real gateway it
-//! verifies `ACS3-HMAC-SHA256` signatures from the bytes received, with its
-//! own implementation (no dependency on `riposte-sdk`), enforces the clock
-//! window and nonce uniqueness, keeps state and quotas, and answers in
-//! Alibaba's error shape. Tests inspect the state and inject faults.
+//! It serves three providers on one port, told apart by the
+//! `Authorization` scheme (`ACS3-HMAC-SHA256`, `TC3-HMAC-SHA256`,
+//! `SDK-HMAC-SHA256`):
+//! - Alibaba Cloud WAF 3.0 (`CreateDefenseRule`, `DeleteDefenseRule`);
+//! - Tencent Cloud Firewall block/allow lists and WAF IP access control;
+//! - Huawei Cloud Firewall black/white lists and WAF black/white IP rules.
+//!
+//! Like the real gateways it verifies signatures from the bytes received,
+//! with its own implementations (no dependency on `riposte-sdk`), enforces
+//! clock windows (and Alibaba's nonce uniqueness), keeps state per account
+//! and resource with capacities, and answers in each provider's shape.
+//! Tests inspect the state and inject faults.
 //!
 //! ```no_run
 //! use riposte_simulator::{Fault, Simulator, SimulatorConfig};
@@ -25,11 +31,15 @@
 //! ```
 //!
 //! Modules: [`aliyun`] (gateway, [`aliyun::acs3`] verifier, [`aliyun::waf`]),
+//! [`tencent`] ([`tencent::tc3`], [`tencent::cfw`], [`tencent::waf`]),
+//! [`huawei`] ([`huawei::apig`], [`huawei::cfw`], [`huawei::waf`]),
 //! [`encoding`], [`time`], [`fault`]; the HTTP server is private.
 
 pub mod aliyun;
 pub mod encoding;
 pub mod fault;
+pub mod huawei;
+pub mod tencent;
 pub mod time;
 
 mod server;
@@ -42,15 +52,28 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use aliyun::waf::WafRule;
 pub use fault::Fault;
+pub use huawei::HuaweiKey;
+pub use huawei::cfw::HuaweiCfwEntry;
+pub use huawei::waf::HuaweiWafRule;
+pub use tencent::TencentKey;
+pub use tencent::cfw::TencentCfwRule;
+pub use tencent::waf::TencentWafRule;
 pub use time::Clock;
 
 use aliyun::Aliyun;
 use aliyun::waf::Waf;
+use huawei::Huawei;
 use server::{Shared, State};
+use tencent::Tencent;
 
 /// Default rules per WAF template. The real quota depends on the edition
 /// and is not in our reference; 200 is the simulator's choice.
 pub const DEFAULT_WAF_RULE_QUOTA: usize = 200;
+
+/// Default entries per Tencent and Huawei list (a CFW list, a WAF domain or
+/// policy). The real capacities depend on the edition; the simulator's
+/// choice.
+pub const DEFAULT_LIST_CAPACITY: usize = 200;
 
 /// Default allowed distance between `x-acs-date` and server time: 15
 /// minutes (`shared/reference/providers.md` §1.1, §1.3
@@ -70,6 +93,20 @@ pub struct SimulatorConfig {
     pub max_clock_skew: Duration,
     /// Where server time comes from.
     pub clock: Clock,
+    /// Tencent SecretId → key and account.
+    pub tencent_keys: BTreeMap<String, TencentKey>,
+    /// Tencent WAF domains that exist, as (account, domain).
+    pub tencent_waf_domains: BTreeSet<(String, String)>,
+    /// Huawei AK → key and account.
+    pub huawei_keys: BTreeMap<String, HuaweiKey>,
+    /// Huawei project id → account.
+    pub huawei_projects: BTreeMap<String, String>,
+    /// Huawei CFW protection object id → project id.
+    pub huawei_cfw_objects: BTreeMap<String, String>,
+    /// Huawei WAF policy id → project id.
+    pub huawei_waf_policies: BTreeMap<String, String>,
+    /// Entries per Tencent or Huawei list (quota errors past it).
+    pub list_capacity: usize,
 }
 
 impl Default for SimulatorConfig {
@@ -80,6 +117,13 @@ impl Default for SimulatorConfig {
             waf_rule_quota: DEFAULT_WAF_RULE_QUOTA,
             max_clock_skew: DEFAULT_MAX_CLOCK_SKEW,
             clock: Clock::System,
+            tencent_keys: BTreeMap::new(),
+            tencent_waf_domains: BTreeSet::new(),
+            huawei_keys: BTreeMap::new(),
+            huawei_projects: BTreeMap::new(),
+            huawei_cfw_objects: BTreeMap::new(),
+            huawei_waf_policies: BTreeMap::new(),
+            list_capacity: DEFAULT_LIST_CAPACITY,
         }
     }
 }
@@ -96,6 +140,13 @@ impl fmt::Debug for SimulatorConfig {
             .field("waf_rule_quota", &self.waf_rule_quota)
             .field("max_clock_skew", &self.max_clock_skew)
             .field("clock", &self.clock)
+            .field("tencent_keys", &self.tencent_keys)
+            .field("tencent_waf_domains", &self.tencent_waf_domains)
+            .field("huawei_keys", &self.huawei_keys)
+            .field("huawei_projects", &self.huawei_projects)
+            .field("huawei_cfw_objects", &self.huawei_cfw_objects)
+            .field("huawei_waf_policies", &self.huawei_waf_policies)
+            .field("list_capacity", &self.list_capacity)
             .finish()
     }
 }
@@ -133,6 +184,60 @@ impl SimulatorConfig {
     /// Sets the server clock.
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Adds a Tencent API key acting for `account`.
+    pub fn with_tencent_key(mut self, account: &str, secret_id: &str, secret_key: &str) -> Self {
+        let key = TencentKey {
+            secret_key: secret_key.to_owned(),
+            account: account.to_owned(),
+        };
+        self.tencent_keys.insert(secret_id.to_owned(), key);
+        self
+    }
+
+    /// Adds a domain protected by Tencent WAF in `account`.
+    pub fn with_tencent_waf_domain(mut self, account: &str, domain: &str) -> Self {
+        self.tencent_waf_domains
+            .insert((account.to_owned(), domain.to_owned()));
+        self
+    }
+
+    /// Adds a Huawei AK/SK acting for `account`.
+    pub fn with_huawei_key(mut self, account: &str, access_key: &str, secret_key: &str) -> Self {
+        let key = HuaweiKey {
+            secret_key: secret_key.to_owned(),
+            account: account.to_owned(),
+        };
+        self.huawei_keys.insert(access_key.to_owned(), key);
+        self
+    }
+
+    /// Adds Huawei project `project_id` owned by `account`.
+    pub fn with_huawei_project(mut self, account: &str, project_id: &str) -> Self {
+        self.huawei_projects
+            .insert(project_id.to_owned(), account.to_owned());
+        self
+    }
+
+    /// Adds a Huawei CFW protection object to `project_id`.
+    pub fn with_huawei_cfw_object(mut self, project_id: &str, object_id: &str) -> Self {
+        self.huawei_cfw_objects
+            .insert(object_id.to_owned(), project_id.to_owned());
+        self
+    }
+
+    /// Adds a Huawei WAF protection policy to `project_id`.
+    pub fn with_huawei_waf_policy(mut self, project_id: &str, policy_id: &str) -> Self {
+        self.huawei_waf_policies
+            .insert(policy_id.to_owned(), project_id.to_owned());
+        self
+    }
+
+    /// Sets the entries allowed per Tencent or Huawei list.
+    pub fn with_list_capacity(mut self, capacity: usize) -> Self {
+        self.list_capacity = capacity;
         self
     }
 }
@@ -203,6 +308,26 @@ impl Simulator {
         self.shared.lock().aliyun.waf.rules()
     }
 
+    /// The Tencent Cloud Firewall list entries held now.
+    pub fn tencent_cfw_rules(&self) -> Vec<TencentCfwRule> {
+        self.shared.lock().tencent.cfw.rules()
+    }
+
+    /// The Tencent WAF IP rules held now.
+    pub fn tencent_waf_rules(&self) -> Vec<TencentWafRule> {
+        self.shared.lock().tencent.waf.rules()
+    }
+
+    /// The Huawei Cloud Firewall list entries held now.
+    pub fn huawei_cfw_entries(&self) -> Vec<HuaweiCfwEntry> {
+        self.shared.lock().huawei.cfw.entries()
+    }
+
+    /// The Huawei WAF black/white IP rules held now.
+    pub fn huawei_waf_rules(&self) -> Vec<HuaweiWafRule> {
+        self.shared.lock().huawei.waf.rules()
+    }
+
     /// Every request handled so far, in order of completion.
     pub fn requests(&self) -> Vec<Handled> {
         self.shared.lock().handled.clone()
@@ -232,10 +357,24 @@ impl Drop for Simulator {
 
 fn initial_state(config: SimulatorConfig) -> State {
     let waf = Waf::new(config.waf_instances, config.waf_rule_quota);
+    let capacity = config.list_capacity;
+    let tencent = Tencent::new(
+        &config.tencent_keys,
+        tencent::cfw::Cfw::new(capacity),
+        tencent::waf::Waf::new(config.tencent_waf_domains, capacity),
+    );
+    let huawei = Huawei::new(
+        config.huawei_keys,
+        config.huawei_projects,
+        huawei::cfw::Cfw::new(config.huawei_cfw_objects, capacity),
+        huawei::waf::Waf::new(config.huawei_waf_policies, capacity),
+    );
     State {
         clock: config.clock,
         max_skew: config.max_clock_skew,
         aliyun: Aliyun::new(config.credentials, waf),
+        tencent,
+        huawei,
         faults: fault::Faults::default(),
         handled: Vec::new(),
     }
@@ -257,11 +396,17 @@ mod tests {
     fn config_debug_hides_secrets() {
         let config = SimulatorConfig::default()
             .with_credential("AK", "very-secret")
+            .with_tencent_key("uin", "AKIDx", "tencent-secret")
+            .with_huawei_key("dom", "HWAK", "huawei-secret")
             .with_waf_template("i", 1)
             .with_waf_template("i", 2);
         let shown = format!("{config:?}");
         assert!(
-            shown.contains("AK") && !shown.contains("very-secret"),
+            shown.contains("AK")
+                && shown.contains("AKIDx")
+                && !shown.contains("very-secret")
+                && !shown.contains("tencent-secret")
+                && !shown.contains("huawei-secret"),
             "{shown}"
         );
         assert_eq!(config.waf_instances["i"], BTreeSet::from([1, 2]));
