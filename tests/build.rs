@@ -7,6 +7,8 @@ use std::fmt::Write as _;
 /// Package name and the constant the tests use.
 const GUESTS: &[(&str, &str)] = &[
     ("aliyun-waf", "ALIYUN_WAF"),
+    ("tencent-cloud", "TENCENT_CLOUD"),
+    ("huawei-cloud", "HUAWEI_CLOUD"),
     ("fixture-hostile", "FIXTURE_HOSTILE"),
     ("fixture-trivial", "FIXTURE_TRIVIAL"),
     ("fixture-counter", "FIXTURE_COUNTER"),

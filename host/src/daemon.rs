@@ -223,3 +223,31 @@ async fn wait_for_stop() {
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
 }
+
+#[cfg(test)]
+mod bundled_tests {
+    use super::*;
+
+    // Every bundled component must load, declare hosts the grant parser
+    // accepts and actions no other bundled component claims, or `serve`
+    // would not start.
+    #[tokio::test]
+    async fn every_bundled_component_loads_with_grantable_hosts() {
+        let runtime = Runtime::new(
+            crate::runtime::RuntimeConfig::default(),
+            crate::runtime::gate::Network::system(),
+            crate::runtime::secrets::SecretStore::new(),
+        )
+        .unwrap();
+        let catalog = bundled_catalog(&runtime).await.unwrap();
+        for action in [
+            "AliyunWafBlockIP",
+            "TencentCFWBlockIP",
+            "TencentWafBlockIP",
+            "HuaWeiRegionCfwBlockIP",
+            "HuaWeiWafBlockIP",
+        ] {
+            assert!(catalog.action(action).is_some(), "{action} is not bundled");
+        }
+    }
+}

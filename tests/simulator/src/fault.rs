@@ -6,7 +6,8 @@
 //! order they were injected: `inject(a, 2)` then `inject(b, 1)` makes the
 //! next three authenticated requests suffer `a`, `a`, `b`.
 //!
-//! Error codes of the helpers come from `shared/reference/providers.md` §1.3
+//! An error fault is answered in the shape of the provider the request
+//! was addressed to. Error codes of the Alibaba helpers come from `shared/reference/providers.md` §1.3
 //! (<https://help.aliyun.com/en/polardb/client-error-codes>,
 //! <https://developer.aliyun.com/ask/278265>).
 
@@ -43,6 +44,19 @@ impl Fault {
             code: code.to_owned(),
             message: message.to_owned(),
         }
+    }
+
+    /// A Tencent Cloud error: always answered with HTTP 200 and
+    /// `Response.Error` (`shared/reference/providers.md` §2.2), e.g.
+    /// `RequestLimitExceeded` or `AuthFailure.UnauthorizedOperation`.
+    pub fn tencent(code: &str, message: &str) -> Self {
+        Self::error(200, code, message)
+    }
+
+    /// A Huawei Cloud error with its status, e.g. 429 `APIGW.0308` or 403
+    /// `APIGW.0306` (§3.1), answered as `{"error_code","error_msg"}`.
+    pub fn huawei(status: u16, code: &str, message: &str) -> Self {
+        Self::error(status, code, message)
     }
 
     /// `Throttling.User` with HTTP 400 (Alibaba throttles with 400, not 429).

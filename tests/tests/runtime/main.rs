@@ -8,9 +8,12 @@
 
 mod abuse;
 mod aliyun_waf;
+mod cloud;
 mod containment;
 mod gate;
+mod huawei;
 mod secrets;
+mod tencent;
 
 use std::sync::OnceLock;
 
