@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 /// Package name and the constant holding its bytes.
 const BUNDLED: &[(&str, &str)] = &[
     ("aliyun-waf", "ALIYUN_WAF"),
+    ("aliyun-cloudfw", "ALIYUN_CLOUDFW"),
     ("tencent-cloud", "TENCENT_CLOUD"),
     ("huawei-cloud", "HUAWEI_CLOUD"),
 ];

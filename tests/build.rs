@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 /// Package name and the constant the tests use.
 const GUESTS: &[(&str, &str)] = &[
     ("aliyun-waf", "ALIYUN_WAF"),
+    ("aliyun-cloudfw", "ALIYUN_CLOUDFW"),
     ("tencent-cloud", "TENCENT_CLOUD"),
     ("huawei-cloud", "HUAWEI_CLOUD"),
     ("fixture-hostile", "FIXTURE_HOSTILE"),

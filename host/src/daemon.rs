@@ -242,6 +242,11 @@ mod bundled_tests {
         let catalog = bundled_catalog(&runtime).await.unwrap();
         for action in [
             "AliyunWafBlockIP",
+            "AliyunFirewallProcess",
+            "CfwWhiteListBatch",
+            "AliyunFirewallMonitorIPin",
+            "AliyunFirewallMonitorIPOut",
+            "AliyunCFWBlockDNS",
             "TencentCFWBlockIP",
             "TencentWafBlockIP",
             "HuaWeiRegionCfwBlockIP",

@@ -5,7 +5,8 @@
 //! It serves three providers on one port, told apart by the
 //! `Authorization` scheme (`ACS3-HMAC-SHA256`, `TC3-HMAC-SHA256`,
 //! `SDK-HMAC-SHA256`):
-//! - Alibaba Cloud WAF 3.0 (`CreateDefenseRule`, `DeleteDefenseRule`);
+//! - Alibaba Cloud WAF 3.0 (`CreateDefenseRule`, `DeleteDefenseRule`) and
+//!   Cloud Firewall access control policies, with its 10 QPS limit;
 //! - Tencent Cloud Firewall block/allow lists and WAF IP access control;
 //! - Huawei Cloud Firewall black/white lists and WAF black/white IP rules.
 //!
@@ -50,6 +51,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub use aliyun::cloudfw::CloudfwPolicy;
 pub use aliyun::waf::WafRule;
 pub use fault::Fault;
 pub use huawei::HuaweiKey;
@@ -105,8 +107,11 @@ pub struct SimulatorConfig {
     pub huawei_cfw_objects: BTreeMap<String, String>,
     /// Huawei WAF policy id → project id.
     pub huawei_waf_policies: BTreeMap<String, String>,
-    /// Entries per Tencent or Huawei list (quota errors past it).
+    /// Entries per Tencent or Huawei list, and Alibaba Cloud Firewall
+    /// policies per direction (quota errors past it).
     pub list_capacity: usize,
+    /// Alibaba Cloud Firewall calls allowed per second per AccessKeyId.
+    pub cloudfw_qps: usize,
 }
 
 impl Default for SimulatorConfig {
@@ -124,6 +129,7 @@ impl Default for SimulatorConfig {
             huawei_cfw_objects: BTreeMap::new(),
             huawei_waf_policies: BTreeMap::new(),
             list_capacity: DEFAULT_LIST_CAPACITY,
+            cloudfw_qps: aliyun::cloudfw::DEFAULT_QPS,
         }
     }
 }
@@ -147,6 +153,7 @@ impl fmt::Debug for SimulatorConfig {
             .field("huawei_cfw_objects", &self.huawei_cfw_objects)
             .field("huawei_waf_policies", &self.huawei_waf_policies)
             .field("list_capacity", &self.list_capacity)
+            .field("cloudfw_qps", &self.cloudfw_qps)
             .finish()
     }
 }
@@ -235,7 +242,14 @@ impl SimulatorConfig {
         self
     }
 
-    /// Sets the entries allowed per Tencent or Huawei list.
+    /// Sets the Alibaba Cloud Firewall calls allowed per second.
+    pub fn with_cloudfw_qps(mut self, qps: usize) -> Self {
+        self.cloudfw_qps = qps;
+        self
+    }
+
+    /// Sets the entries allowed per Tencent or Huawei list and per
+    /// Alibaba Cloud Firewall policy table.
     pub fn with_list_capacity(mut self, capacity: usize) -> Self {
         self.list_capacity = capacity;
         self
@@ -308,6 +322,11 @@ impl Simulator {
         self.shared.lock().aliyun.waf.rules()
     }
 
+    /// The Alibaba Cloud Firewall access control policies held now.
+    pub fn cloudfw_policies(&self) -> Vec<CloudfwPolicy> {
+        self.shared.lock().aliyun.cloudfw.policies()
+    }
+
     /// The Tencent Cloud Firewall list entries held now.
     pub fn tencent_cfw_rules(&self) -> Vec<TencentCfwRule> {
         self.shared.lock().tencent.cfw.rules()
@@ -372,7 +391,11 @@ fn initial_state(config: SimulatorConfig) -> State {
     State {
         clock: config.clock,
         max_skew: config.max_clock_skew,
-        aliyun: Aliyun::new(config.credentials, waf),
+        aliyun: Aliyun::new(
+            config.credentials,
+            waf,
+            aliyun::cloudfw::Cloudfw::new(capacity, config.cloudfw_qps),
+        ),
         tencent,
         huawei,
         faults: fault::Faults::default(),

@@ -346,7 +346,11 @@ mod tests {
         let state = State {
             clock: Clock::System,
             max_skew: Duration::from_secs(900),
-            aliyun: Aliyun::new(BTreeMap::new(), Waf::new(BTreeMap::new(), 1)),
+            aliyun: Aliyun::new(
+                BTreeMap::new(),
+                Waf::new(BTreeMap::new(), 1),
+                crate::aliyun::cloudfw::Cloudfw::new(1, 10),
+            ),
             tencent: Tencent::new(
                 &BTreeMap::new(),
                 tencent::cfw::Cfw::new(1),

@@ -5,9 +5,11 @@
 //! `shared/reference/providers.md` §1.3 and §7 item 4), parameter decoding
 //! (query, then `application/x-www-form-urlencoded` body), dispatch on
 //! `x-acs-version` and `x-acs-action`, and error answers in Alibaba's JSON
-//! shape ([`error`]). Products: [`waf`] (WAF 3.0).
+//! shape ([`error`]). Products: [`waf`] (WAF 3.0), [`cloudfw`] (Cloud
+//! Firewall).
 
 pub mod acs3;
+pub mod cloudfw;
 pub mod error;
 pub mod waf;
 
@@ -32,15 +34,21 @@ pub(crate) struct Aliyun {
     credentials: BTreeMap<String, String>,
     nonces: HashMap<(String, String), i64>,
     pub(crate) waf: Waf,
+    pub(crate) cloudfw: cloudfw::Cloudfw,
 }
 
 impl Aliyun {
-    /// State with these AccessKeyId → AccessKeySecret pairs and this WAF.
-    pub(crate) fn new(credentials: BTreeMap<String, String>, waf: Waf) -> Self {
+    /// State with these AccessKeyId → AccessKeySecret pairs and products.
+    pub(crate) fn new(
+        credentials: BTreeMap<String, String>,
+        waf: Waf,
+        cloudfw: cloudfw::Cloudfw,
+    ) -> Self {
         Self {
             credentials,
             nonces: HashMap::new(),
             waf,
+            cloudfw,
         }
     }
 
@@ -88,17 +96,22 @@ impl Aliyun {
         verified: &Verified,
         request: &Received<'_>,
     ) -> Result<Map<String, Value>, ApiError> {
-        if verified.version != waf::VERSION {
-            return Err(ApiError::invalid_parameter(
-                "Version",
-                format!(
-                    "`{}` is not served by the simulator (WAF 3.0 is `{}`)",
-                    verified.version,
-                    waf::VERSION
-                ),
-            ));
-        }
-        if !Waf::serves(&verified.action) {
+        let serves = match verified.version.as_str() {
+            waf::VERSION => Waf::serves(&verified.action),
+            cloudfw::VERSION => cloudfw::Cloudfw::serves(&verified.action),
+            other => {
+                return Err(ApiError::invalid_parameter(
+                    "Version",
+                    format!(
+                        "`{other}` is not served by the simulator (WAF 3.0 is `{}`, Cloud \
+                         Firewall `{}`)",
+                        waf::VERSION,
+                        cloudfw::VERSION
+                    ),
+                ));
+            }
+        };
+        if !serves {
             return Err(ApiError::not_found(
                 "InvalidAction.NotFound",
                 format!(
@@ -108,6 +121,11 @@ impl Aliyun {
             ));
         }
         let params = params(request)?;
+        if verified.version == cloudfw::VERSION {
+            return self
+                .cloudfw
+                .call(&verified.access_key_id, &verified.action, &params);
+        }
         self.waf.call(&verified.action, &params)
     }
 }
@@ -180,7 +198,11 @@ mod tests {
 
     #[test]
     fn reused_nonces_are_refused() {
-        let mut aliyun = Aliyun::new(BTreeMap::new(), Waf::new(BTreeMap::new(), 1));
+        let mut aliyun = Aliyun::new(
+            BTreeMap::new(),
+            Waf::new(BTreeMap::new(), 1),
+            cloudfw::Cloudfw::new(1, 10),
+        );
         let verified = Verified {
             access_key_id: "AK".into(),
             action: "CreateDefenseRule".into(),
@@ -201,7 +223,11 @@ mod tests {
 
     #[test]
     fn prunes_only_nonces_outside_the_window() {
-        let mut aliyun = Aliyun::new(BTreeMap::new(), Waf::new(BTreeMap::new(), 1));
+        let mut aliyun = Aliyun::new(
+            BTreeMap::new(),
+            Waf::new(BTreeMap::new(), 1),
+            cloudfw::Cloudfw::new(1, 10),
+        );
         let skew = Duration::from_secs(900);
         for i in 0..NONCE_PRUNE_AT {
             let date = if i == 0 { 5000 } else { 0 };
@@ -220,7 +246,11 @@ mod tests {
 
     #[test]
     fn dispatch_refuses_unknown_versions_and_actions() {
-        let mut aliyun = Aliyun::new(BTreeMap::new(), Waf::new(BTreeMap::new(), 1));
+        let mut aliyun = Aliyun::new(
+            BTreeMap::new(),
+            Waf::new(BTreeMap::new(), 1),
+            cloudfw::Cloudfw::new(1, 10),
+        );
         let headers = HeaderMap::new();
         let mut verified = Verified {
             access_key_id: "AK".into(),

@@ -81,17 +81,34 @@ impl Params {
         Self { pairs }
     }
 
-    fn get(&self, name: &str) -> Option<&str> {
+    /// The first value of `name`.
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.pairs
             .iter()
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.as_str())
     }
 
-    fn required(&self, name: &str) -> Result<&str, ApiError> {
+    /// The value of `name`, or `MissingParameter` when absent or empty.
+    pub(crate) fn required(&self, name: &str) -> Result<&str, ApiError> {
         self.get(name)
             .filter(|value| !value.is_empty())
             .ok_or_else(|| ApiError::missing_parameter(name))
+    }
+
+    /// The values of a repeated parameter flattened as `name.1`, `name.2`,
+    /// … (RPC style, `shared/reference/providers.md` §1.1), in index order.
+    pub(crate) fn repeated(&self, name: &str) -> Vec<String> {
+        let mut indexed: Vec<(u32, String)> = self
+            .pairs
+            .iter()
+            .filter_map(|(key, value)| {
+                let index = key.strip_prefix(name)?.strip_prefix('.')?.parse().ok()?;
+                Some((index, value.clone()))
+            })
+            .collect();
+        indexed.sort();
+        indexed.into_iter().map(|(_, value)| value).collect()
     }
 }
 
