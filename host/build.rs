@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 const BUNDLED: &[(&str, &str)] = &[
     ("aliyun-waf", "ALIYUN_WAF"),
     ("aliyun-cloudfw", "ALIYUN_CLOUDFW"),
+    ("aliyun-ecs", "ALIYUN_ECS"),
     ("tencent-cloud", "TENCENT_CLOUD"),
     ("huawei-cloud", "HUAWEI_CLOUD"),
 ];

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 const GUESTS: &[(&str, &str)] = &[
     ("aliyun-waf", "ALIYUN_WAF"),
     ("aliyun-cloudfw", "ALIYUN_CLOUDFW"),
+    ("aliyun-ecs", "ALIYUN_ECS"),
     ("tencent-cloud", "TENCENT_CLOUD"),
     ("huawei-cloud", "HUAWEI_CLOUD"),
     ("fixture-hostile", "FIXTURE_HOSTILE"),

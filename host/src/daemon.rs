@@ -247,6 +247,7 @@ mod bundled_tests {
             "AliyunFirewallMonitorIPin",
             "AliyunFirewallMonitorIPOut",
             "AliyunCFWBlockDNS",
+            "SecurityPolicyBlockIP",
             "TencentCFWBlockIP",
             "TencentWafBlockIP",
             "HuaWeiRegionCfwBlockIP",

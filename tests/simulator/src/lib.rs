@@ -6,7 +6,8 @@
 //! `Authorization` scheme (`ACS3-HMAC-SHA256`, `TC3-HMAC-SHA256`,
 //! `SDK-HMAC-SHA256`):
 //! - Alibaba Cloud WAF 3.0 (`CreateDefenseRule`, `DeleteDefenseRule`) and
-//!   Cloud Firewall access control policies, with its 10 QPS limit;
+//!   Cloud Firewall access control policies, with its 10 QPS limit, and ECS
+//!   security group rules;
 //! - Tencent Cloud Firewall block/allow lists and WAF IP access control;
 //! - Huawei Cloud Firewall black/white lists and WAF black/white IP rules.
 //!
@@ -52,6 +53,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use aliyun::cloudfw::CloudfwPolicy;
+pub use aliyun::ecs::EcsRule;
 pub use aliyun::waf::WafRule;
 pub use fault::Fault;
 pub use huawei::HuaweiKey;
@@ -112,6 +114,10 @@ pub struct SimulatorConfig {
     pub list_capacity: usize,
     /// Alibaba Cloud Firewall calls allowed per second per AccessKeyId.
     pub cloudfw_qps: usize,
+    /// ECS security groups that exist: id → region.
+    pub security_groups: BTreeMap<String, String>,
+    /// Rules allowed per ECS security group.
+    pub security_group_rule_quota: usize,
 }
 
 impl Default for SimulatorConfig {
@@ -130,6 +136,8 @@ impl Default for SimulatorConfig {
             huawei_waf_policies: BTreeMap::new(),
             list_capacity: DEFAULT_LIST_CAPACITY,
             cloudfw_qps: aliyun::cloudfw::DEFAULT_QPS,
+            security_groups: BTreeMap::new(),
+            security_group_rule_quota: aliyun::ecs::RULES_PER_GROUP,
         }
     }
 }
@@ -154,6 +162,8 @@ impl fmt::Debug for SimulatorConfig {
             .field("huawei_waf_policies", &self.huawei_waf_policies)
             .field("list_capacity", &self.list_capacity)
             .field("cloudfw_qps", &self.cloudfw_qps)
+            .field("security_groups", &self.security_groups)
+            .field("security_group_rule_quota", &self.security_group_rule_quota)
             .finish()
     }
 }
@@ -242,6 +252,19 @@ impl SimulatorConfig {
         self
     }
 
+    /// Adds ECS security group `id` in `region`.
+    pub fn with_security_group(mut self, region: &str, id: &str) -> Self {
+        self.security_groups
+            .insert(id.to_owned(), region.to_owned());
+        self
+    }
+
+    /// Sets the rules allowed per ECS security group.
+    pub fn with_security_group_rule_quota(mut self, quota: usize) -> Self {
+        self.security_group_rule_quota = quota;
+        self
+    }
+
     /// Sets the Alibaba Cloud Firewall calls allowed per second.
     pub fn with_cloudfw_qps(mut self, qps: usize) -> Self {
         self.cloudfw_qps = qps;
@@ -327,6 +350,11 @@ impl Simulator {
         self.shared.lock().aliyun.cloudfw.policies()
     }
 
+    /// The ECS security group rules held now.
+    pub fn security_group_rules(&self) -> Vec<EcsRule> {
+        self.shared.lock().aliyun.ecs.rules()
+    }
+
     /// The Tencent Cloud Firewall list entries held now.
     pub fn tencent_cfw_rules(&self) -> Vec<TencentCfwRule> {
         self.shared.lock().tencent.cfw.rules()
@@ -395,6 +423,7 @@ fn initial_state(config: SimulatorConfig) -> State {
             config.credentials,
             waf,
             aliyun::cloudfw::Cloudfw::new(capacity, config.cloudfw_qps),
+            aliyun::ecs::Ecs::new(config.security_groups, config.security_group_rule_quota),
         ),
         tencent,
         huawei,

@@ -350,6 +350,7 @@ mod tests {
                 BTreeMap::new(),
                 Waf::new(BTreeMap::new(), 1),
                 crate::aliyun::cloudfw::Cloudfw::new(1, 10),
+                crate::aliyun::ecs::Ecs::new(BTreeMap::new(), 1),
             ),
             tencent: Tencent::new(
                 &BTreeMap::new(),

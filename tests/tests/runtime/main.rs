@@ -8,6 +8,7 @@
 
 mod abuse;
 mod aliyun_cloudfw;
+mod aliyun_ecs;
 mod aliyun_waf;
 mod cloud;
 mod containment;

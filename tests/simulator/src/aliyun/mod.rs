@@ -6,10 +6,11 @@
 //! (query, then `application/x-www-form-urlencoded` body), dispatch on
 //! `x-acs-version` and `x-acs-action`, and error answers in Alibaba's JSON
 //! shape ([`error`]). Products: [`waf`] (WAF 3.0), [`cloudfw`] (Cloud
-//! Firewall).
+//! Firewall), [`ecs`] (security groups).
 
 pub mod acs3;
 pub mod cloudfw;
+pub mod ecs;
 pub mod error;
 pub mod waf;
 
@@ -35,6 +36,7 @@ pub(crate) struct Aliyun {
     nonces: HashMap<(String, String), i64>,
     pub(crate) waf: Waf,
     pub(crate) cloudfw: cloudfw::Cloudfw,
+    pub(crate) ecs: ecs::Ecs,
 }
 
 impl Aliyun {
@@ -43,12 +45,14 @@ impl Aliyun {
         credentials: BTreeMap<String, String>,
         waf: Waf,
         cloudfw: cloudfw::Cloudfw,
+        ecs: ecs::Ecs,
     ) -> Self {
         Self {
             credentials,
             nonces: HashMap::new(),
             waf,
             cloudfw,
+            ecs,
         }
     }
 
@@ -99,14 +103,16 @@ impl Aliyun {
         let serves = match verified.version.as_str() {
             waf::VERSION => Waf::serves(&verified.action),
             cloudfw::VERSION => cloudfw::Cloudfw::serves(&verified.action),
+            ecs::VERSION => ecs::Ecs::serves(&verified.action),
             other => {
                 return Err(ApiError::invalid_parameter(
                     "Version",
                     format!(
                         "`{other}` is not served by the simulator (WAF 3.0 is `{}`, Cloud \
-                         Firewall `{}`)",
+                         Firewall `{}`, ECS `{}`)",
                         waf::VERSION,
-                        cloudfw::VERSION
+                        cloudfw::VERSION,
+                        ecs::VERSION
                     ),
                 ));
             }
@@ -124,6 +130,11 @@ impl Aliyun {
         if verified.version == cloudfw::VERSION {
             return self
                 .cloudfw
+                .call(&verified.access_key_id, &verified.action, &params);
+        }
+        if verified.version == ecs::VERSION {
+            return self
+                .ecs
                 .call(&verified.access_key_id, &verified.action, &params);
         }
         self.waf.call(&verified.action, &params)
@@ -202,6 +213,7 @@ mod tests {
             BTreeMap::new(),
             Waf::new(BTreeMap::new(), 1),
             cloudfw::Cloudfw::new(1, 10),
+            ecs::Ecs::new(BTreeMap::new(), 1),
         );
         let verified = Verified {
             access_key_id: "AK".into(),
@@ -227,6 +239,7 @@ mod tests {
             BTreeMap::new(),
             Waf::new(BTreeMap::new(), 1),
             cloudfw::Cloudfw::new(1, 10),
+            ecs::Ecs::new(BTreeMap::new(), 1),
         );
         let skew = Duration::from_secs(900);
         for i in 0..NONCE_PRUNE_AT {
@@ -250,6 +263,7 @@ mod tests {
             BTreeMap::new(),
             Waf::new(BTreeMap::new(), 1),
             cloudfw::Cloudfw::new(1, 10),
+            ecs::Ecs::new(BTreeMap::new(), 1),
         );
         let headers = HeaderMap::new();
         let mut verified = Verified {

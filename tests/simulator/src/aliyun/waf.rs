@@ -81,6 +81,14 @@ impl Params {
         Self { pairs }
     }
 
+    /// These parameters first, then `other`'s (the first value of a name
+    /// wins).
+    #[cfg(test)]
+    pub(crate) fn merged(mut self, other: Params) -> Params {
+        self.pairs.extend(other.pairs);
+        self
+    }
+
     /// The first value of `name`.
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.pairs
