@@ -8,6 +8,7 @@ const BUNDLED: &[(&str, &str)] = &[
     ("aliyun-waf", "ALIYUN_WAF"),
     ("aliyun-cloudfw", "ALIYUN_CLOUDFW"),
     ("aliyun-ecs", "ALIYUN_ECS"),
+    ("aliyun-slb", "ALIYUN_SLB"),
     ("tencent-cloud", "TENCENT_CLOUD"),
     ("huawei-cloud", "HUAWEI_CLOUD"),
 ];

@@ -9,6 +9,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("aliyun-waf", "ALIYUN_WAF"),
     ("aliyun-cloudfw", "ALIYUN_CLOUDFW"),
     ("aliyun-ecs", "ALIYUN_ECS"),
+    ("aliyun-slb", "ALIYUN_SLB"),
     ("tencent-cloud", "TENCENT_CLOUD"),
     ("huawei-cloud", "HUAWEI_CLOUD"),
     ("fixture-hostile", "FIXTURE_HOSTILE"),

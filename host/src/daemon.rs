@@ -248,6 +248,8 @@ mod bundled_tests {
             "AliyunFirewallMonitorIPOut",
             "AliyunCFWBlockDNS",
             "SecurityPolicyBlockIP",
+            "RegionCLBProcess",
+            "RegionALBProcess",
             "TencentCFWBlockIP",
             "TencentWafBlockIP",
             "HuaWeiRegionCfwBlockIP",

@@ -6,8 +6,8 @@
 //! `Authorization` scheme (`ACS3-HMAC-SHA256`, `TC3-HMAC-SHA256`,
 //! `SDK-HMAC-SHA256`):
 //! - Alibaba Cloud WAF 3.0 (`CreateDefenseRule`, `DeleteDefenseRule`) and
-//!   Cloud Firewall access control policies, with its 10 QPS limit, and ECS
-//!   security group rules;
+//!   Cloud Firewall access control policies, with its 10 QPS limit, ECS
+//!   security group rules, and CLB and ALB access control lists;
 //! - Tencent Cloud Firewall block/allow lists and WAF IP access control;
 //! - Huawei Cloud Firewall black/white lists and WAF black/white IP rules.
 //!
@@ -54,6 +54,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use aliyun::cloudfw::CloudfwPolicy;
 pub use aliyun::ecs::EcsRule;
+pub use aliyun::slb::{AclConfig, AclEntry, AclKind};
 pub use aliyun::waf::WafRule;
 pub use fault::Fault;
 pub use huawei::HuaweiKey;
@@ -118,6 +119,11 @@ pub struct SimulatorConfig {
     pub security_groups: BTreeMap<String, String>,
     /// Rules allowed per ECS security group.
     pub security_group_rule_quota: usize,
+    /// CLB and ALB access control lists that exist, by id.
+    pub load_balancer_acls: BTreeMap<String, AclConfig>,
+    /// Entries allowed per load balancer ACL; the documented limits (300
+    /// CLB, 1,000 ALB) when `None`.
+    pub acl_entry_quota: Option<usize>,
 }
 
 impl Default for SimulatorConfig {
@@ -138,6 +144,8 @@ impl Default for SimulatorConfig {
             cloudfw_qps: aliyun::cloudfw::DEFAULT_QPS,
             security_groups: BTreeMap::new(),
             security_group_rule_quota: aliyun::ecs::RULES_PER_GROUP,
+            load_balancer_acls: BTreeMap::new(),
+            acl_entry_quota: None,
         }
     }
 }
@@ -164,6 +172,8 @@ impl fmt::Debug for SimulatorConfig {
             .field("cloudfw_qps", &self.cloudfw_qps)
             .field("security_groups", &self.security_groups)
             .field("security_group_rule_quota", &self.security_group_rule_quota)
+            .field("load_balancer_acls", &self.load_balancer_acls)
+            .field("acl_entry_quota", &self.acl_entry_quota)
             .finish()
     }
 }
@@ -265,6 +275,30 @@ impl SimulatorConfig {
         self
     }
 
+    /// Adds a CLB or ALB access control list `acl_id` in `region` whose
+    /// entries are of IP version `ip_version` (4 or 6).
+    pub fn with_load_balancer_acl(
+        mut self,
+        kind: AclKind,
+        region: &str,
+        acl_id: &str,
+        ip_version: u8,
+    ) -> Self {
+        let config = AclConfig {
+            kind,
+            region: region.to_owned(),
+            ip_version,
+        };
+        self.load_balancer_acls.insert(acl_id.to_owned(), config);
+        self
+    }
+
+    /// Sets the entries allowed per load balancer ACL.
+    pub fn with_acl_entry_quota(mut self, quota: usize) -> Self {
+        self.acl_entry_quota = Some(quota);
+        self
+    }
+
     /// Sets the Alibaba Cloud Firewall calls allowed per second.
     pub fn with_cloudfw_qps(mut self, qps: usize) -> Self {
         self.cloudfw_qps = qps;
@@ -355,6 +389,11 @@ impl Simulator {
         self.shared.lock().aliyun.ecs.rules()
     }
 
+    /// The CLB and ALB access control list entries held now.
+    pub fn acl_entries(&self) -> Vec<AclEntry> {
+        self.shared.lock().aliyun.slb.entries()
+    }
+
     /// The Tencent Cloud Firewall list entries held now.
     pub fn tencent_cfw_rules(&self) -> Vec<TencentCfwRule> {
         self.shared.lock().tencent.cfw.rules()
@@ -424,6 +463,7 @@ fn initial_state(config: SimulatorConfig) -> State {
             waf,
             aliyun::cloudfw::Cloudfw::new(capacity, config.cloudfw_qps),
             aliyun::ecs::Ecs::new(config.security_groups, config.security_group_rule_quota),
+            aliyun::slb::Slb::new(config.load_balancer_acls, config.acl_entry_quota),
         ),
         tencent,
         huawei,

@@ -351,6 +351,7 @@ mod tests {
                 Waf::new(BTreeMap::new(), 1),
                 crate::aliyun::cloudfw::Cloudfw::new(1, 10),
                 crate::aliyun::ecs::Ecs::new(BTreeMap::new(), 1),
+                crate::aliyun::slb::Slb::new(BTreeMap::new(), None),
             ),
             tencent: Tencent::new(
                 &BTreeMap::new(),

@@ -9,6 +9,7 @@
 mod abuse;
 mod aliyun_cloudfw;
 mod aliyun_ecs;
+mod aliyun_slb;
 mod aliyun_waf;
 mod cloud;
 mod containment;

@@ -6,12 +6,13 @@
 //! (query, then `application/x-www-form-urlencoded` body), dispatch on
 //! `x-acs-version` and `x-acs-action`, and error answers in Alibaba's JSON
 //! shape ([`error`]). Products: [`waf`] (WAF 3.0), [`cloudfw`] (Cloud
-//! Firewall), [`ecs`] (security groups).
+//! Firewall), [`ecs`] (security groups), [`slb`] (CLB and ALB access control lists).
 
 pub mod acs3;
 pub mod cloudfw;
 pub mod ecs;
 pub mod error;
+pub mod slb;
 pub mod waf;
 
 use std::collections::{BTreeMap, HashMap};
@@ -37,6 +38,7 @@ pub(crate) struct Aliyun {
     pub(crate) waf: Waf,
     pub(crate) cloudfw: cloudfw::Cloudfw,
     pub(crate) ecs: ecs::Ecs,
+    pub(crate) slb: slb::Slb,
 }
 
 impl Aliyun {
@@ -46,6 +48,7 @@ impl Aliyun {
         waf: Waf,
         cloudfw: cloudfw::Cloudfw,
         ecs: ecs::Ecs,
+        slb: slb::Slb,
     ) -> Self {
         Self {
             credentials,
@@ -53,6 +56,7 @@ impl Aliyun {
             waf,
             cloudfw,
             ecs,
+            slb,
         }
     }
 
@@ -104,15 +108,20 @@ impl Aliyun {
             waf::VERSION => Waf::serves(&verified.action),
             cloudfw::VERSION => cloudfw::Cloudfw::serves(&verified.action),
             ecs::VERSION => ecs::Ecs::serves(&verified.action),
+            version @ (slb::CLB_VERSION | slb::ALB_VERSION) => {
+                slb::Slb::serves(version, &verified.action)
+            }
             other => {
                 return Err(ApiError::invalid_parameter(
                     "Version",
                     format!(
                         "`{other}` is not served by the simulator (WAF 3.0 is `{}`, Cloud \
-                         Firewall `{}`, ECS `{}`)",
+                         Firewall `{}`, ECS `{}`, CLB `{}`, ALB `{}`)",
                         waf::VERSION,
                         cloudfw::VERSION,
-                        ecs::VERSION
+                        ecs::VERSION,
+                        slb::CLB_VERSION,
+                        slb::ALB_VERSION
                     ),
                 ));
             }
@@ -136,6 +145,17 @@ impl Aliyun {
             return self
                 .ecs
                 .call(&verified.access_key_id, &verified.action, &params);
+        }
+        if matches!(
+            verified.version.as_str(),
+            slb::CLB_VERSION | slb::ALB_VERSION
+        ) {
+            return self.slb.call(
+                &verified.access_key_id,
+                &verified.version,
+                &verified.action,
+                &params,
+            );
         }
         self.waf.call(&verified.action, &params)
     }
@@ -214,6 +234,7 @@ mod tests {
             Waf::new(BTreeMap::new(), 1),
             cloudfw::Cloudfw::new(1, 10),
             ecs::Ecs::new(BTreeMap::new(), 1),
+            slb::Slb::new(BTreeMap::new(), None),
         );
         let verified = Verified {
             access_key_id: "AK".into(),
@@ -240,6 +261,7 @@ mod tests {
             Waf::new(BTreeMap::new(), 1),
             cloudfw::Cloudfw::new(1, 10),
             ecs::Ecs::new(BTreeMap::new(), 1),
+            slb::Slb::new(BTreeMap::new(), None),
         );
         let skew = Duration::from_secs(900);
         for i in 0..NONCE_PRUNE_AT {
@@ -264,6 +286,7 @@ mod tests {
             Waf::new(BTreeMap::new(), 1),
             cloudfw::Cloudfw::new(1, 10),
             ecs::Ecs::new(BTreeMap::new(), 1),
+            slb::Slb::new(BTreeMap::new(), None),
         );
         let headers = HeaderMap::new();
         let mut verified = Verified {
