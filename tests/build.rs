@@ -10,6 +10,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("aliyun-cloudfw", "ALIYUN_CLOUDFW"),
     ("aliyun-ecs", "ALIYUN_ECS"),
     ("aliyun-slb", "ALIYUN_SLB"),
+    ("aliyun-ddoscoo", "ALIYUN_DDOSCOO"),
     ("tencent-cloud", "TENCENT_CLOUD"),
     ("huawei-cloud", "HUAWEI_CLOUD"),
     ("fixture-hostile", "FIXTURE_HOSTILE"),

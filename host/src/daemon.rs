@@ -250,6 +250,8 @@ mod bundled_tests {
             "SecurityPolicyBlockIP",
             "RegionCLBProcess",
             "RegionALBProcess",
+            "AliyunDDoSProxyBlockIP",
+            "AliyunDDoSProxyWhiteIP",
             "TencentCFWBlockIP",
             "TencentWafBlockIP",
             "HuaWeiRegionCfwBlockIP",

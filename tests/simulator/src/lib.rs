@@ -7,7 +7,8 @@
 //! `SDK-HMAC-SHA256`):
 //! - Alibaba Cloud WAF 3.0 (`CreateDefenseRule`, `DeleteDefenseRule`) and
 //!   Cloud Firewall access control policies, with its 10 QPS limit, ECS
-//!   security group rules, and CLB and ALB access control lists;
+//!   security group rules, CLB and ALB access control lists, and
+//!   Anti-DDoS Proxy black and white lists;
 //! - Tencent Cloud Firewall block/allow lists and WAF IP access control;
 //! - Huawei Cloud Firewall black/white lists and WAF black/white IP rules.
 //!
@@ -53,6 +54,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use aliyun::cloudfw::CloudfwPolicy;
+pub use aliyun::ddoscoo::{DdosEntry, DdosList};
 pub use aliyun::ecs::EcsRule;
 pub use aliyun::slb::{AclConfig, AclEntry, AclKind};
 pub use aliyun::waf::WafRule;
@@ -124,6 +126,10 @@ pub struct SimulatorConfig {
     /// Entries allowed per load balancer ACL; the documented limits (300
     /// CLB, 1,000 ALB) when `None`.
     pub acl_entry_quota: Option<usize>,
+    /// Anti-DDoS Proxy instances that exist.
+    pub ddos_instances: BTreeSet<String>,
+    /// Addresses allowed per Anti-DDoS Proxy list.
+    pub ddos_list_quota: usize,
 }
 
 impl Default for SimulatorConfig {
@@ -146,6 +152,8 @@ impl Default for SimulatorConfig {
             security_group_rule_quota: aliyun::ecs::RULES_PER_GROUP,
             load_balancer_acls: BTreeMap::new(),
             acl_entry_quota: None,
+            ddos_instances: BTreeSet::new(),
+            ddos_list_quota: aliyun::ddoscoo::LIST_CAPACITY,
         }
     }
 }
@@ -174,6 +182,8 @@ impl fmt::Debug for SimulatorConfig {
             .field("security_group_rule_quota", &self.security_group_rule_quota)
             .field("load_balancer_acls", &self.load_balancer_acls)
             .field("acl_entry_quota", &self.acl_entry_quota)
+            .field("ddos_instances", &self.ddos_instances)
+            .field("ddos_list_quota", &self.ddos_list_quota)
             .finish()
     }
 }
@@ -293,6 +303,18 @@ impl SimulatorConfig {
         self
     }
 
+    /// Adds Anti-DDoS Proxy instance `instance_id`.
+    pub fn with_ddos_instance(mut self, instance_id: &str) -> Self {
+        self.ddos_instances.insert(instance_id.to_owned());
+        self
+    }
+
+    /// Sets the addresses allowed per Anti-DDoS Proxy list.
+    pub fn with_ddos_list_quota(mut self, quota: usize) -> Self {
+        self.ddos_list_quota = quota;
+        self
+    }
+
     /// Sets the entries allowed per load balancer ACL.
     pub fn with_acl_entry_quota(mut self, quota: usize) -> Self {
         self.acl_entry_quota = Some(quota);
@@ -394,6 +416,11 @@ impl Simulator {
         self.shared.lock().aliyun.slb.entries()
     }
 
+    /// The Anti-DDoS Proxy black and white list entries held now.
+    pub fn ddos_entries(&self) -> Vec<DdosEntry> {
+        self.shared.lock().aliyun.ddoscoo.entries()
+    }
+
     /// The Tencent Cloud Firewall list entries held now.
     pub fn tencent_cfw_rules(&self) -> Vec<TencentCfwRule> {
         self.shared.lock().tencent.cfw.rules()
@@ -464,6 +491,7 @@ fn initial_state(config: SimulatorConfig) -> State {
             aliyun::cloudfw::Cloudfw::new(capacity, config.cloudfw_qps),
             aliyun::ecs::Ecs::new(config.security_groups, config.security_group_rule_quota),
             aliyun::slb::Slb::new(config.load_balancer_acls, config.acl_entry_quota),
+            aliyun::ddoscoo::Ddoscoo::new(config.ddos_instances, config.ddos_list_quota),
         ),
         tencent,
         huawei,

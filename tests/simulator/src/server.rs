@@ -277,10 +277,12 @@ async fn process(shared: &Shared, provider: Provider, received: &Received<'_>) -
     }
     let result = {
         let mut state = shared.lock();
+        let now = state.clock.now();
         match &verified {
-            Identity::Aliyun(verified) => {
-                state.aliyun.dispatch(verified, received).map(Value::Object)
-            }
+            Identity::Aliyun(verified) => state
+                .aliyun
+                .dispatch(verified, received, now)
+                .map(Value::Object),
             Identity::Tencent(verified) => state
                 .tencent
                 .dispatch(verified, received)
@@ -352,6 +354,7 @@ mod tests {
                 crate::aliyun::cloudfw::Cloudfw::new(1, 10),
                 crate::aliyun::ecs::Ecs::new(BTreeMap::new(), 1),
                 crate::aliyun::slb::Slb::new(BTreeMap::new(), None),
+                crate::aliyun::ddoscoo::Ddoscoo::new(BTreeSet::new(), 1),
             ),
             tencent: Tencent::new(
                 &BTreeMap::new(),

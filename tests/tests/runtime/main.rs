@@ -8,6 +8,7 @@
 
 mod abuse;
 mod aliyun_cloudfw;
+mod aliyun_ddoscoo;
 mod aliyun_ecs;
 mod aliyun_slb;
 mod aliyun_waf;

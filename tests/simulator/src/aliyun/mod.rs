@@ -6,10 +6,12 @@
 //! (query, then `application/x-www-form-urlencoded` body), dispatch on
 //! `x-acs-version` and `x-acs-action`, and error answers in Alibaba's JSON
 //! shape ([`error`]). Products: [`waf`] (WAF 3.0), [`cloudfw`] (Cloud
-//! Firewall), [`ecs`] (security groups), [`slb`] (CLB and ALB access control lists).
+//! Firewall), [`ecs`] (security groups), [`slb`] (CLB and ALB access control lists), [`ddoscoo`]
+//! (Anti-DDoS Proxy black and white lists).
 
 pub mod acs3;
 pub mod cloudfw;
+pub mod ddoscoo;
 pub mod ecs;
 pub mod error;
 pub mod slb;
@@ -39,6 +41,7 @@ pub(crate) struct Aliyun {
     pub(crate) cloudfw: cloudfw::Cloudfw,
     pub(crate) ecs: ecs::Ecs,
     pub(crate) slb: slb::Slb,
+    pub(crate) ddoscoo: ddoscoo::Ddoscoo,
 }
 
 impl Aliyun {
@@ -49,6 +52,7 @@ impl Aliyun {
         cloudfw: cloudfw::Cloudfw,
         ecs: ecs::Ecs,
         slb: slb::Slb,
+        ddoscoo: ddoscoo::Ddoscoo,
     ) -> Self {
         Self {
             credentials,
@@ -57,6 +61,7 @@ impl Aliyun {
             cloudfw,
             ecs,
             slb,
+            ddoscoo,
         }
     }
 
@@ -98,16 +103,18 @@ impl Aliyun {
         Ok(())
     }
 
-    /// Runs the verified request's action.
+    /// Runs the verified request's action at server time `now`.
     pub(crate) fn dispatch(
         &mut self,
         verified: &Verified,
         request: &Received<'_>,
+        now: i64,
     ) -> Result<Map<String, Value>, ApiError> {
         let serves = match verified.version.as_str() {
             waf::VERSION => Waf::serves(&verified.action),
             cloudfw::VERSION => cloudfw::Cloudfw::serves(&verified.action),
             ecs::VERSION => ecs::Ecs::serves(&verified.action),
+            ddoscoo::VERSION => ddoscoo::Ddoscoo::serves(&verified.action),
             version @ (slb::CLB_VERSION | slb::ALB_VERSION) => {
                 slb::Slb::serves(version, &verified.action)
             }
@@ -116,12 +123,13 @@ impl Aliyun {
                     "Version",
                     format!(
                         "`{other}` is not served by the simulator (WAF 3.0 is `{}`, Cloud \
-                         Firewall `{}`, ECS `{}`, CLB `{}`, ALB `{}`)",
+                         Firewall `{}`, ECS `{}`, CLB `{}`, ALB `{}`, Anti-DDoS Proxy `{}`)",
                         waf::VERSION,
                         cloudfw::VERSION,
                         ecs::VERSION,
                         slb::CLB_VERSION,
-                        slb::ALB_VERSION
+                        slb::ALB_VERSION,
+                        ddoscoo::VERSION
                     ),
                 ));
             }
@@ -136,28 +144,16 @@ impl Aliyun {
             ));
         }
         let params = params(request)?;
-        if verified.version == cloudfw::VERSION {
-            return self
-                .cloudfw
-                .call(&verified.access_key_id, &verified.action, &params);
+        let (key, action) = (verified.access_key_id.as_str(), verified.action.as_str());
+        match verified.version.as_str() {
+            cloudfw::VERSION => self.cloudfw.call(key, action, &params),
+            ecs::VERSION => self.ecs.call(key, action, &params),
+            ddoscoo::VERSION => self.ddoscoo.call(action, &params, now),
+            version @ (slb::CLB_VERSION | slb::ALB_VERSION) => {
+                self.slb.call(key, version, action, &params)
+            }
+            _ => self.waf.call(action, &params),
         }
-        if verified.version == ecs::VERSION {
-            return self
-                .ecs
-                .call(&verified.access_key_id, &verified.action, &params);
-        }
-        if matches!(
-            verified.version.as_str(),
-            slb::CLB_VERSION | slb::ALB_VERSION
-        ) {
-            return self.slb.call(
-                &verified.access_key_id,
-                &verified.version,
-                &verified.action,
-                &params,
-            );
-        }
-        self.waf.call(&verified.action, &params)
     }
 }
 
@@ -235,6 +231,7 @@ mod tests {
             cloudfw::Cloudfw::new(1, 10),
             ecs::Ecs::new(BTreeMap::new(), 1),
             slb::Slb::new(BTreeMap::new(), None),
+            ddoscoo::Ddoscoo::new(Default::default(), 1),
         );
         let verified = Verified {
             access_key_id: "AK".into(),
@@ -262,6 +259,7 @@ mod tests {
             cloudfw::Cloudfw::new(1, 10),
             ecs::Ecs::new(BTreeMap::new(), 1),
             slb::Slb::new(BTreeMap::new(), None),
+            ddoscoo::Ddoscoo::new(Default::default(), 1),
         );
         let skew = Duration::from_secs(900);
         for i in 0..NONCE_PRUNE_AT {
@@ -287,6 +285,7 @@ mod tests {
             cloudfw::Cloudfw::new(1, 10),
             ecs::Ecs::new(BTreeMap::new(), 1),
             slb::Slb::new(BTreeMap::new(), None),
+            ddoscoo::Ddoscoo::new(Default::default(), 1),
         );
         let headers = HeaderMap::new();
         let mut verified = Verified {
@@ -297,10 +296,10 @@ mod tests {
             date: 0,
         };
         let request = received("", &headers, b"");
-        let err = aliyun.dispatch(&verified, &request).unwrap_err();
+        let err = aliyun.dispatch(&verified, &request, 0).unwrap_err();
         assert_eq!(err.code, "InvalidParameter");
         verified.version = waf::VERSION.into();
-        let err = aliyun.dispatch(&verified, &request).unwrap_err();
+        let err = aliyun.dispatch(&verified, &request, 0).unwrap_err();
         assert_eq!(
             (err.status, err.code.as_str()),
             (404, "InvalidAction.NotFound")
