@@ -10,6 +10,7 @@ const BUNDLED: &[(&str, &str)] = &[
     ("aliyun-ecs", "ALIYUN_ECS"),
     ("aliyun-slb", "ALIYUN_SLB"),
     ("aliyun-ddoscoo", "ALIYUN_DDOSCOO"),
+    ("aliyun-cdn", "ALIYUN_CDN"),
     ("tencent-cloud", "TENCENT_CLOUD"),
     ("huawei-cloud", "HUAWEI_CLOUD"),
 ];

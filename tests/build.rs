@@ -11,6 +11,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("aliyun-ecs", "ALIYUN_ECS"),
     ("aliyun-slb", "ALIYUN_SLB"),
     ("aliyun-ddoscoo", "ALIYUN_DDOSCOO"),
+    ("aliyun-cdn", "ALIYUN_CDN"),
     ("tencent-cloud", "TENCENT_CLOUD"),
     ("huawei-cloud", "HUAWEI_CLOUD"),
     ("fixture-hostile", "FIXTURE_HOSTILE"),

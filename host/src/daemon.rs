@@ -252,6 +252,8 @@ mod bundled_tests {
             "RegionALBProcess",
             "AliyunDDoSProxyBlockIP",
             "AliyunDDoSProxyWhiteIP",
+            "CDNProcess",
+            "DcdnWafBanIP",
             "TencentCFWBlockIP",
             "TencentWafBlockIP",
             "HuaWeiRegionCfwBlockIP",

@@ -7,8 +7,8 @@
 //! `SDK-HMAC-SHA256`):
 //! - Alibaba Cloud WAF 3.0 (`CreateDefenseRule`, `DeleteDefenseRule`) and
 //!   Cloud Firewall access control policies, with its 10 QPS limit, ECS
-//!   security group rules, CLB and ALB access control lists, and
-//!   Anti-DDoS Proxy black and white lists;
+//!   security group rules, CLB and ALB access control lists, Anti-DDoS
+//!   Proxy black and white lists, CDN IP blacklists and DCDN WAF rules;
 //! - Tencent Cloud Firewall block/allow lists and WAF IP access control;
 //! - Huawei Cloud Firewall black/white lists and WAF black/white IP rules.
 //!
@@ -53,6 +53,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub use aliyun::cdn::DcdnWafRule;
 pub use aliyun::cloudfw::CloudfwPolicy;
 pub use aliyun::ddoscoo::{DdosEntry, DdosList};
 pub use aliyun::ecs::EcsRule;
@@ -130,6 +131,10 @@ pub struct SimulatorConfig {
     pub ddos_instances: BTreeSet<String>,
     /// Addresses allowed per Anti-DDoS Proxy list.
     pub ddos_list_quota: usize,
+    /// CDN accelerated domains that exist.
+    pub cdn_domains: BTreeSet<String>,
+    /// DCDN WAF protection policies that exist.
+    pub dcdn_waf_policies: BTreeSet<u64>,
 }
 
 impl Default for SimulatorConfig {
@@ -154,6 +159,8 @@ impl Default for SimulatorConfig {
             acl_entry_quota: None,
             ddos_instances: BTreeSet::new(),
             ddos_list_quota: aliyun::ddoscoo::LIST_CAPACITY,
+            cdn_domains: BTreeSet::new(),
+            dcdn_waf_policies: BTreeSet::new(),
         }
     }
 }
@@ -184,6 +191,8 @@ impl fmt::Debug for SimulatorConfig {
             .field("acl_entry_quota", &self.acl_entry_quota)
             .field("ddos_instances", &self.ddos_instances)
             .field("ddos_list_quota", &self.ddos_list_quota)
+            .field("cdn_domains", &self.cdn_domains)
+            .field("dcdn_waf_policies", &self.dcdn_waf_policies)
             .finish()
     }
 }
@@ -309,6 +318,18 @@ impl SimulatorConfig {
         self
     }
 
+    /// Adds CDN accelerated domain `domain`.
+    pub fn with_cdn_domain(mut self, domain: &str) -> Self {
+        self.cdn_domains.insert(domain.to_owned());
+        self
+    }
+
+    /// Adds DCDN WAF protection policy `policy_id`.
+    pub fn with_dcdn_waf_policy(mut self, policy_id: u64) -> Self {
+        self.dcdn_waf_policies.insert(policy_id);
+        self
+    }
+
     /// Sets the addresses allowed per Anti-DDoS Proxy list.
     pub fn with_ddos_list_quota(mut self, quota: usize) -> Self {
         self.ddos_list_quota = quota;
@@ -421,6 +442,16 @@ impl Simulator {
         self.shared.lock().aliyun.ddoscoo.entries()
     }
 
+    /// The CDN `ip_black_list_set` address lists, by domain.
+    pub fn cdn_ip_blacklists(&self) -> BTreeMap<String, Vec<String>> {
+        self.shared.lock().aliyun.cdn.ip_lists()
+    }
+
+    /// The DCDN WAF rules held now.
+    pub fn dcdn_waf_rules(&self) -> Vec<DcdnWafRule> {
+        self.shared.lock().aliyun.cdn.rules()
+    }
+
     /// The Tencent Cloud Firewall list entries held now.
     pub fn tencent_cfw_rules(&self) -> Vec<TencentCfwRule> {
         self.shared.lock().tencent.cfw.rules()
@@ -492,6 +523,7 @@ fn initial_state(config: SimulatorConfig) -> State {
             aliyun::ecs::Ecs::new(config.security_groups, config.security_group_rule_quota),
             aliyun::slb::Slb::new(config.load_balancer_acls, config.acl_entry_quota),
             aliyun::ddoscoo::Ddoscoo::new(config.ddos_instances, config.ddos_list_quota),
+            aliyun::cdn::Cdn::new(config.cdn_domains, config.dcdn_waf_policies, capacity),
         ),
         tencent,
         huawei,

@@ -355,6 +355,7 @@ mod tests {
                 crate::aliyun::ecs::Ecs::new(BTreeMap::new(), 1),
                 crate::aliyun::slb::Slb::new(BTreeMap::new(), None),
                 crate::aliyun::ddoscoo::Ddoscoo::new(BTreeSet::new(), 1),
+                crate::aliyun::cdn::Cdn::new(BTreeSet::new(), BTreeSet::new(), 1),
             ),
             tencent: Tencent::new(
                 &BTreeMap::new(),

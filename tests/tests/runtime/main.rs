@@ -7,6 +7,7 @@
 //! its own, so no test can send a packet off the machine.
 
 mod abuse;
+mod aliyun_cdn;
 mod aliyun_cloudfw;
 mod aliyun_ddoscoo;
 mod aliyun_ecs;

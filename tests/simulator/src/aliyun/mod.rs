@@ -7,9 +7,11 @@
 //! `x-acs-version` and `x-acs-action`, and error answers in Alibaba's JSON
 //! shape ([`error`]). Products: [`waf`] (WAF 3.0), [`cloudfw`] (Cloud
 //! Firewall), [`ecs`] (security groups), [`slb`] (CLB and ALB access control lists), [`ddoscoo`]
-//! (Anti-DDoS Proxy black and white lists).
+//! (Anti-DDoS Proxy black and white lists), [`cdn`] (CDN IP blacklists and
+//! DCDN WAF rules).
 
 pub mod acs3;
+pub mod cdn;
 pub mod cloudfw;
 pub mod ddoscoo;
 pub mod ecs;
@@ -42,6 +44,7 @@ pub(crate) struct Aliyun {
     pub(crate) ecs: ecs::Ecs,
     pub(crate) slb: slb::Slb,
     pub(crate) ddoscoo: ddoscoo::Ddoscoo,
+    pub(crate) cdn: cdn::Cdn,
 }
 
 impl Aliyun {
@@ -53,6 +56,7 @@ impl Aliyun {
         ecs: ecs::Ecs,
         slb: slb::Slb,
         ddoscoo: ddoscoo::Ddoscoo,
+        cdn: cdn::Cdn,
     ) -> Self {
         Self {
             credentials,
@@ -62,6 +66,7 @@ impl Aliyun {
             ecs,
             slb,
             ddoscoo,
+            cdn,
         }
     }
 
@@ -115,6 +120,9 @@ impl Aliyun {
             cloudfw::VERSION => cloudfw::Cloudfw::serves(&verified.action),
             ecs::VERSION => ecs::Ecs::serves(&verified.action),
             ddoscoo::VERSION => ddoscoo::Ddoscoo::serves(&verified.action),
+            version @ (cdn::CDN_VERSION | cdn::DCDN_VERSION) => {
+                cdn::Cdn::serves(version, &verified.action)
+            }
             version @ (slb::CLB_VERSION | slb::ALB_VERSION) => {
                 slb::Slb::serves(version, &verified.action)
             }
@@ -123,13 +131,16 @@ impl Aliyun {
                     "Version",
                     format!(
                         "`{other}` is not served by the simulator (WAF 3.0 is `{}`, Cloud \
-                         Firewall `{}`, ECS `{}`, CLB `{}`, ALB `{}`, Anti-DDoS Proxy `{}`)",
+                         Firewall `{}`, ECS `{}`, CLB `{}`, ALB `{}`, Anti-DDoS Proxy `{}`, CDN `{}`, \
+                         DCDN `{}`)",
                         waf::VERSION,
                         cloudfw::VERSION,
                         ecs::VERSION,
                         slb::CLB_VERSION,
                         slb::ALB_VERSION,
-                        ddoscoo::VERSION
+                        ddoscoo::VERSION,
+                        cdn::CDN_VERSION,
+                        cdn::DCDN_VERSION
                     ),
                 ));
             }
@@ -149,6 +160,7 @@ impl Aliyun {
             cloudfw::VERSION => self.cloudfw.call(key, action, &params),
             ecs::VERSION => self.ecs.call(key, action, &params),
             ddoscoo::VERSION => self.ddoscoo.call(action, &params, now),
+            cdn::CDN_VERSION | cdn::DCDN_VERSION => self.cdn.call(action, &params),
             version @ (slb::CLB_VERSION | slb::ALB_VERSION) => {
                 self.slb.call(key, version, action, &params)
             }
@@ -232,6 +244,7 @@ mod tests {
             ecs::Ecs::new(BTreeMap::new(), 1),
             slb::Slb::new(BTreeMap::new(), None),
             ddoscoo::Ddoscoo::new(Default::default(), 1),
+            cdn::Cdn::new(Default::default(), Default::default(), 1),
         );
         let verified = Verified {
             access_key_id: "AK".into(),
@@ -260,6 +273,7 @@ mod tests {
             ecs::Ecs::new(BTreeMap::new(), 1),
             slb::Slb::new(BTreeMap::new(), None),
             ddoscoo::Ddoscoo::new(Default::default(), 1),
+            cdn::Cdn::new(Default::default(), Default::default(), 1),
         );
         let skew = Duration::from_secs(900);
         for i in 0..NONCE_PRUNE_AT {
@@ -286,6 +300,7 @@ mod tests {
             ecs::Ecs::new(BTreeMap::new(), 1),
             slb::Slb::new(BTreeMap::new(), None),
             ddoscoo::Ddoscoo::new(Default::default(), 1),
+            cdn::Cdn::new(Default::default(), Default::default(), 1),
         );
         let headers = HeaderMap::new();
         let mut verified = Verified {
