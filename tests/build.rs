@@ -17,6 +17,9 @@ const GUESTS: &[(&str, &str)] = &[
     ("fixture-hostile", "FIXTURE_HOSTILE"),
     ("fixture-trivial", "FIXTURE_TRIVIAL"),
     ("fixture-counter", "FIXTURE_COUNTER"),
+    ("fixture-counter-v2", "FIXTURE_COUNTER_V2"),
+    ("fixture-counter-v3", "FIXTURE_COUNTER_V3"),
+    ("fixture-counter-trap", "FIXTURE_COUNTER_TRAP"),
 ];
 
 fn main() {

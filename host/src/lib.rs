@@ -36,6 +36,7 @@ pub mod engine;
 pub mod ingest;
 pub mod metrics;
 pub mod model;
+pub mod registry;
 pub mod runtime;
 pub mod store;
 pub mod vault;

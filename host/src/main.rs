@@ -21,10 +21,12 @@ const USAGE: &str = "usage:
   riposte inspect <component.wasm>
       Loads a handling component in the sandbox (no grants, no secrets) and
       prints its name, version, actions and the hosts it asks to call.
-  riposte serve [--data DIR] [--listen ADDR]
+  riposte serve [--data DIR] [--listen ADDR] [--config FILE]
       Starts the daemon: data in DIR (RIPOSTE_DATA, default ./riposte-data),
-      the API on ADDR (RIPOSTE_LISTEN, default 127.0.0.1:8640). The first
-      start writes an admin token to DIR/admin.token.
+      the API on ADDR (RIPOSTE_LISTEN, default 127.0.0.1:8640), settings
+      from FILE (default DIR/riposte.yaml when it exists: signature policy,
+      declared grants). The first start writes an admin token to
+      DIR/admin.token.
   riposte --help
       The client commands (task, policy, script, rule, allow, target,
       component, alert, incident, audit, token).";
@@ -69,10 +71,12 @@ fn serve(args: &[&str]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let mut config: Option<std::path::PathBuf> = None;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match (*arg, rest.next()) {
             ("--data", Some(dir)) => data = dir.into(),
+            ("--config", Some(file)) => config = Some(file.into()),
             ("--listen", Some(addr)) => match addr.parse() {
                 Ok(addr) => listen = addr,
                 Err(_) => {
@@ -82,17 +86,29 @@ fn serve(args: &[&str]) -> ExitCode {
             },
             (other, _) => {
                 eprintln!(
-                    "error: `serve` takes --data DIR and --listen ADDR, not `{other}`\n\n{USAGE}"
+                    "error: `serve` takes --data DIR, --listen ADDR and --config FILE, not \
+                     `{other}`\n\n{USAGE}"
                 );
                 return ExitCode::from(2);
             }
         }
     }
+    let beside = data.join(riposte::daemon::CONFIG_FILE);
+    let file = match config.or_else(|| beside.exists().then_some(beside)) {
+        Some(path) => match riposte::daemon::FileConfig::load(&path) {
+            Ok(file) => file,
+            Err(err) => {
+                eprintln!("error: {err}");
+                return ExitCode::from(2);
+            }
+        },
+        None => riposte::daemon::FileConfig::defaults(),
+    };
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(anyhow::Error::from)
-        .and_then(|rt| rt.block_on(riposte::daemon::serve(data, listen)));
+        .and_then(|rt| rt.block_on(riposte::daemon::serve(data, listen, file)));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use riposte::daemon::{Daemon, DaemonConfig};
+use riposte::daemon::{Daemon, DaemonConfig, FileConfig, Preinstalled};
 use riposte::engine::EngineConfig;
+use riposte::store::GrantSpec;
 use serde_json::Value;
 
 use crate::endpoint::CountingEndpoint;
@@ -26,9 +27,21 @@ pub struct TestDaemon {
 impl TestDaemon {
     /// Starts a daemon on a fresh data directory.
     pub async fn start(config: EngineConfig) -> Self {
+        Self::start_with(config, FileConfig::defaults()).await
+    }
+
+    /// Starts a daemon on a fresh data directory with the settings of a
+    /// configuration file (signature policy, declared grants).
+    pub async fn start_with(config: EngineConfig, file: FileConfig) -> Self {
         let scratch = Scratch::new("api");
         let endpoint = CountingEndpoint::start().await;
-        let daemon = start_on(&scratch, endpoint.port(), config).await;
+        let daemon = start_with(
+            &scratch,
+            config,
+            counter_preinstalled(endpoint.port()),
+            file,
+        )
+        .await;
         let token_file = daemon
             .admin_token_file
             .clone()
@@ -75,16 +88,47 @@ impl TestDaemon {
 /// Starts a daemon on `scratch`'s directory with the counter fixture
 /// granted `http://127.0.0.1:PORT` and every target credential.
 pub async fn start_on(scratch: &Scratch, port: u16, config: EngineConfig) -> Daemon {
+    start_with(
+        scratch,
+        config,
+        counter_preinstalled(port),
+        FileConfig::defaults(),
+    )
+    .await
+}
+
+/// The counter fixture as a daemon's configuration installs it: granted
+/// `http://127.0.0.1:PORT` and every target credential.
+pub fn counter_preinstalled(port: u16) -> Vec<Preinstalled> {
+    vec![Preinstalled {
+        wasm: crate::wasm(crate::guests::FIXTURE_COUNTER),
+        extra: GrantSpec {
+            hosts: vec![format!("http://127.0.0.1:{port}")],
+            secrets: vec!["target:*".into()],
+        },
+    }]
+}
+
+/// Starts a daemon on `scratch`'s directory with these components and
+/// the settings of a configuration file.
+pub async fn start_with(
+    scratch: &Scratch,
+    config: EngineConfig,
+    preinstalled: Vec<Preinstalled>,
+    file: FileConfig,
+) -> Daemon {
     crate::init_logs();
-    let (runtime, catalog) = crate::engine::counter_runtime(port, vec!["target:*".into()]).await;
     Daemon::start(
         DaemonConfig {
             data_dir: scratch.path().join("data"),
             listen: "127.0.0.1:0".parse().unwrap(),
             engine: config,
+            preinstalled,
+            signatures: file.signatures,
+            watch_components: file.watch_components,
+            declared_grants: file.grants,
         },
-        runtime,
-        catalog,
+        crate::engine::test_runtime(),
     )
     .await
     .expect("the daemon starts")
@@ -148,6 +192,30 @@ impl Client {
         method: &str,
         path: &str,
         body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        self.send_bytes(method, path, body.map(String::into_bytes), headers)
+            .await
+    }
+
+    /// Uploads a component, with the text of its `.minisig` when given.
+    pub async fn upload(&self, wasm: &[u8], signature: Option<&str>) -> Reply {
+        use base64::Engine as _;
+        let encoded = signature.map(|text| base64::engine::general_purpose::STANDARD.encode(text));
+        let mut headers = vec![("content-type", "application/wasm")];
+        if let Some(encoded) = &encoded {
+            headers.push(("x-riposte-signature", encoded.as_str()));
+        }
+        self.send_bytes("POST", "/v1/components", Some(wasm.to_vec()), &headers)
+            .await
+    }
+
+    /// [`Client::send`] with a body of any bytes.
+    pub async fn send_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
         headers: &[(&str, &str)],
     ) -> Reply {
         let stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();

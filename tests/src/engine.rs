@@ -98,6 +98,23 @@ pub async fn start_engine_quiet(store: &Path, port: u16, config: EngineConfig) -
 /// A runtime on a loopback-only network, with the counter fixture
 /// installed and granted `http://127.0.0.1:PORT` and `secrets`.
 pub async fn counter_runtime(port: u16, secrets: Vec<String>) -> (Arc<Runtime>, Catalog) {
+    let runtime = test_runtime();
+    let component = runtime
+        .load(crate::wasm(crate::guests::FIXTURE_COUNTER))
+        .await
+        .expect("the counter fixture loads");
+    let grant = Grant {
+        hosts: vec![format!("http://127.0.0.1:{port}").parse().unwrap()],
+        secrets,
+    };
+    let mut catalog = Catalog::default();
+    catalog.install(component, grant).unwrap();
+    (runtime, catalog)
+}
+
+/// A runtime on a loopback-only network with room for 64 concurrent
+/// calls.
+pub fn test_runtime() -> Arc<Runtime> {
     let network = Network::new(
         Arc::new(StaticResolver::new()),
         Arc::new(LoopbackOnlyConnector::new()),
@@ -111,17 +128,7 @@ pub async fn counter_runtime(port: u16, secrets: Vec<String>) -> (Arc<Runtime>, 
         riposte::runtime::secrets::SecretStore::new(),
     )
     .expect("building the runtime");
-    let component = runtime
-        .load(crate::wasm(crate::guests::FIXTURE_COUNTER))
-        .await
-        .expect("the counter fixture loads");
-    let grant = Grant {
-        hosts: vec![format!("http://127.0.0.1:{port}").parse().unwrap()],
-        secrets,
-    };
-    let mut catalog = Catalog::default();
-    catalog.install(component, grant).unwrap();
-    (Arc::new(runtime), catalog)
+    Arc::new(runtime)
 }
 
 /// Engine settings for load drivers: concurrency bounds out of the way.

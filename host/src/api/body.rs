@@ -190,6 +190,33 @@ impl<S: Send + Sync> FromRequest<S> for Raw {
     }
 }
 
+/// A WebAssembly component body (`application/wasm`, or
+/// `application/octet-stream`).
+#[derive(Debug)]
+pub struct WasmBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for WasmBody {
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, _: &S) -> Result<Self, Problem> {
+        let kind = content_type(&request);
+        if !matches!(
+            kind.as_str(),
+            "application/wasm" | "application/octet-stream"
+        ) {
+            return Err(Problem::new(
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                format!(
+                    "send the component's bytes with `Content-Type: application/wasm`, not `{kind}`"
+                ),
+            ));
+        }
+        Ok(WasmBody(read(request).await?))
+    }
+}
+
 /// The largest YAML body: scripts and rules are a few KiB.
 const MAX_YAML: usize = 256 << 10;
 

@@ -12,13 +12,14 @@ use serde_json::{Value, json};
 
 use super::ApiState;
 use super::auth::{Caller, Role};
-use super::body::{Document, Json, PathId, Query, Raw, parse_json, parse_object};
+use super::body::{Document, Json, PathId, Query, Raw, WasmBody, parse_json, parse_object};
 use super::problem::Problem;
 use crate::ingest::{self, Format, Parsed};
 use crate::model::{
     AllowEntry, Entity, EntityKind, Policy, PolicyStatus, RuleSpec, ScriptSpec, SourceKind, Task,
     TaskStatus, Time,
 };
+use crate::registry::InstallStatus;
 use crate::store::{AuditFilter, Page, PolicyFilter, SignalKind, TargetRecord, TaskFilter};
 use crate::vault::Credential;
 
@@ -738,75 +739,111 @@ pub async fn delete_target(
 
 // ----- components -----
 
-fn component_view(installed: &crate::engine::Installed, enabled: bool) -> Value {
-    let info = installed.component.info();
-    let actions: Vec<Value> = info
-        .actions
+fn action_view(action: &crate::runtime::wit::ActionInfo) -> Value {
+    let kinds: Vec<&str> = action
+        .entity_kinds
         .iter()
-        .map(|action| {
-            let kinds: Vec<&str> = action
-                .entity_kinds
-                .iter()
-                .map(|k| crate::runtime::kind_name(*k))
-                .collect();
-            let settings: Vec<Value> = action
-                .settings
-                .iter()
-                .map(|s| json!({"name": s.name, "description": s.description, "required": s.required}))
-                .collect();
+        .map(|k| crate::runtime::kind_name(*k))
+        .collect();
+    let settings: Vec<Value> = action
+        .settings
+        .iter()
+        .map(|s| json!({"name": s.name, "description": s.description, "required": s.required}))
+        .collect();
+    json!({
+        "id": action.id,
+        "action_type": action.action_type,
+        "description": action.description,
+        "entity_kinds": kinds,
+        "reversible": action.reversible,
+        "retryable": action.retryable,
+        "settings": settings,
+    })
+}
+
+/// A component as the API shows it: the active version's description and
+/// every installed version with its status.
+fn component_view(state: &ApiState, view: &crate::registry::ComponentView) -> Value {
+    let shown = view
+        .active_record()
+        .or_else(|| view.versions.last())
+        .and_then(|record| state.registry.loaded(&record.digest));
+    let info = shown.as_ref().map(|loaded| loaded.info());
+    let versions: Vec<Value> = view
+        .versions
+        .iter()
+        .map(|record| {
+            let missing = view.missing(record);
+            let status = if view.active.as_deref() == Some(record.digest.as_str()) {
+                "active"
+            } else if view.broken.contains_key(&record.digest) {
+                "unloadable"
+            } else if record.awaiting_grant && !missing.is_empty() {
+                "awaiting-grant"
+            } else {
+                "inactive"
+            };
             json!({
-                "id": action.id,
-                "action_type": action.action_type,
-                "description": action.description,
-                "entity_kinds": kinds,
-                "reversible": action.reversible,
-                "retryable": action.retryable,
-                "settings": settings,
+                "version": record.version,
+                "digest": record.digest,
+                "size": record.size,
+                "status": status,
+                "source": record.source,
+                "installed_by": record.installed_by,
+                "installed_at": record.installed_at,
+                "signed_by": record.signed_by,
+                "actions": record.actions,
+                "requested": {"hosts": record.requested.hosts, "secrets": record.requested.secrets},
+                "missing": missing,
+                "error": view.broken.get(&record.digest),
             })
         })
         .collect();
-    let granted_hosts: Vec<String> = installed
-        .grant
-        .hosts
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let grant = match &view.grant {
+        Some(grant) => json!({
+            "hosts": grant.grant.hosts,
+            "secrets": grant.grant.secrets,
+            "granted_by": grant.granted_by,
+            "granted_at": grant.granted_at,
+        }),
+        None => json!({"hosts": [], "secrets": [], "granted_by": null, "granted_at": null}),
+    };
     json!({
-        "name": info.name,
-        "version": info.version,
-        "description": info.description,
-        "enabled": enabled,
-        "actions": actions,
-        "hosts": info.hosts,
-        "needs_credential": info.needs_credential,
-        "grant": {"hosts": granted_hosts, "secrets": installed.grant.secrets},
+        "name": view.name,
+        "version": view.active_record().map(|r| r.version.clone()),
+        "digest": view.active,
+        "description": info.map(|i| i.description.clone()),
+        "enabled": view.enabled,
+        "actions": info.map(|i| i.actions.iter().map(action_view).collect::<Vec<_>>()).unwrap_or_default(),
+        "hosts": info.map(|i| i.hosts.clone()).unwrap_or_default(),
+        "needs_credential": info.is_some_and(|i| i.needs_credential),
+        "grant": grant,
+        "versions": versions,
     })
 }
 
 pub async fn list_components(State(state): State<ApiState>) -> Answer {
     let items: Vec<Value> = state
-        .engine
-        .components()
+        .registry
+        .overview()?
         .iter()
-        .map(|(installed, enabled)| component_view(installed, *enabled))
+        .map(|view| component_view(&state, view))
         .collect();
     ok(json!({"items": items}))
 }
 
-fn find_component(state: &ApiState, name: &str) -> Answer {
-    let found = state
-        .engine
-        .components()
+fn find_component(state: &ApiState, name: &str) -> Result<Value, Problem> {
+    state
+        .registry
+        .overview()?
         .into_iter()
-        .find(|(installed, _)| installed.component.info().name == name);
-    match found {
-        Some((installed, enabled)) => ok(component_view(&installed, enabled)),
-        None => Err(Problem::not_found(format!("component `{name}`"))),
-    }
+        .find(|view| view.name == name)
+        .map(|view| component_view(state, &view))
+        .ok_or_else(|| Problem::not_found(format!("component `{name}`")))
 }
 
 pub async fn get_component(State(state): State<ApiState>, PathId(name): PathId<String>) -> Answer {
-    find_component(&state, &name)
+    ok(find_component(&state, &name)?)
 }
 
 pub async fn enable_component(
@@ -818,7 +855,7 @@ pub async fn enable_component(
         .engine
         .set_component_enabled(&name, true, &caller.name)
         .await?;
-    find_component(&state, &name)
+    ok(find_component(&state, &name)?)
 }
 
 pub async fn disable_component(
@@ -830,7 +867,149 @@ pub async fn disable_component(
         .engine
         .set_component_enabled(&name, false, &caller.name)
         .await?;
-    find_component(&state, &name)
+    ok(find_component(&state, &name)?)
+}
+
+/// The header carrying a component's minisign signature, base64-encoded
+/// (a `.minisig` file spans several lines).
+pub const SIGNATURE_HEADER: &str = "x-riposte-signature";
+
+pub async fn upload_component(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    WasmBody(wasm): WasmBody,
+) -> Answer {
+    let signature = match headers.get(SIGNATURE_HEADER) {
+        None => None,
+        Some(value) => {
+            use base64::Engine as _;
+            let text = value
+                .to_str()
+                .ok()
+                .and_then(|v| {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(v.trim())
+                        .ok()
+                })
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .ok_or_else(|| {
+                    Problem::bad_request(format!(
+                        "header `{SIGNATURE_HEADER}` must be the base64 of a .minisig file \
+                         (`base64 -w0 component.wasm.minisig`)"
+                    ))
+                })?;
+            Some(text)
+        }
+    };
+    let upload = crate::registry::Upload {
+        wasm: wasm.to_vec(),
+        signature,
+        source: "upload".into(),
+        actor: caller.name.clone(),
+    };
+    // Its own task: a client that goes away, or the request timeout, must
+    // not cut an install short.
+    let registry = state.registry.clone();
+    let done = tokio::spawn(async move { registry.install(upload).await })
+        .await
+        .map_err(|err| Problem::internal(format!("the install task failed: {err}")))??;
+    let (code, status, missing) = match &done.status {
+        InstallStatus::Active => (StatusCode::CREATED, "active", Vec::new()),
+        InstallStatus::AwaitingGrant(missing) => {
+            (StatusCode::CREATED, "awaiting-grant", missing.clone())
+        }
+        InstallStatus::Inactive => (StatusCode::CREATED, "inactive", Vec::new()),
+        InstallStatus::Unchanged => (StatusCode::OK, "unchanged", Vec::new()),
+    };
+    let cache = match &done.cache {
+        Some(crate::registry::CacheUse::Hit) => "hit",
+        Some(crate::registry::CacheUse::Compiled) => "compiled",
+        Some(crate::registry::CacheUse::Rebuilt(_)) => "rebuilt",
+        None => "none",
+    };
+    with_status(
+        code,
+        json!({
+            "status": status,
+            "name": done.record.name,
+            "version": done.record.version,
+            "digest": done.record.digest,
+            "missing": missing,
+            "cache": cache,
+            "component": find_component(&state, &done.record.name)?,
+        }),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantInput {
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    #[serde(default)]
+    pub secrets: Vec<String>,
+}
+
+pub async fn grant_component(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    PathId(name): PathId<String>,
+    Json(input): Json<GrantInput>,
+) -> Answer {
+    let spec = crate::store::GrantSpec {
+        hosts: input.hosts,
+        secrets: input.secrets,
+    };
+    let activated = state.registry.grant(&name, spec, &caller.name).await?;
+    ok(json!({
+        "activated": activated.map(|r| r.version),
+        "component": find_component(&state, &name)?,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivateInput {
+    pub version: String,
+}
+
+pub async fn activate_component(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    PathId(name): PathId<String>,
+    Json(input): Json<ActivateInput>,
+) -> Answer {
+    state
+        .registry
+        .activate(&name, &input.version, &caller.name)
+        .await?;
+    ok(find_component(&state, &name)?)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveQuery {
+    pub version: Option<String>,
+    #[serde(default)]
+    pub force: bool,
+}
+
+pub async fn remove_component(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    PathId(name): PathId<String>,
+    Query(query): Query<RemoveQuery>,
+) -> Answer {
+    let removed = state
+        .registry
+        .remove(&name, query.version.as_deref(), query.force, &caller.name)
+        .await?;
+    let versions: Vec<Value> = removed
+        .iter()
+        .map(|r| json!({"version": r.version, "digest": r.digest}))
+        .collect();
+    ok(json!({"name": name, "removed": versions}))
 }
 
 // ----- alerts and incidents -----

@@ -46,6 +46,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 pub struct ApiState {
     pub engine: Engine,
+    pub registry: crate::registry::Registry,
     pub tokens: Tokens,
     /// Set once start-up finished; `/readyz` answers 503 before.
     pub ready: Arc<std::sync::atomic::AtomicBool>,
@@ -494,6 +495,48 @@ pub const ROUTES: &[Route] = &[
     ),
     route!(
         "POST",
+        "/v1/components",
+        A,
+        "Install a component version (body: the .wasm; optional minisign signature in \
+         X-Riposte-Signature, base64)",
+        Some("ComponentInstall"),
+        201,
+        Some("Wasm"),
+        &[]
+    ),
+    route!(
+        "DELETE",
+        "/v1/components/{name}",
+        A,
+        "Remove a component (or one inactive version); refused while its tasks wait, unless \
+         forced",
+        Some("ComponentRemoved"),
+        200,
+        None,
+        &[("version", "string"), ("force", "boolean")]
+    ),
+    route!(
+        "POST",
+        "/v1/components/{name}/grant",
+        A,
+        "Replace a component's grant; a version waiting for it becomes active",
+        Some("GrantAnswer"),
+        200,
+        Some("GrantInput"),
+        &[]
+    ),
+    route!(
+        "POST",
+        "/v1/components/{name}/activate",
+        A,
+        "Make an installed version the active one (upgrade or rollback)",
+        Some("Component"),
+        200,
+        Some("ActivateInput"),
+        &[]
+    ),
+    route!(
+        "POST",
         "/v1/components/{name}/enable",
         A,
         "Let a component start tasks",
@@ -692,6 +735,11 @@ fn handler(method: &str, path: &str) -> MethodRouter<ApiState> {
         ("DELETE", "/v1/targets/{id}") => delete(delete_target),
         ("GET", "/v1/components") => get(list_components),
         ("GET", "/v1/components/{name}") => get(get_component),
+        ("POST", "/v1/components") => post(upload_component)
+            .layer(DefaultBodyLimit::max(crate::registry::MAX_COMPONENT_BYTES)),
+        ("DELETE", "/v1/components/{name}") => delete(remove_component),
+        ("POST", "/v1/components/{name}/grant") => post(grant_component),
+        ("POST", "/v1/components/{name}/activate") => post(activate_component),
         ("POST", "/v1/components/{name}/enable") => post(enable_component),
         ("POST", "/v1/components/{name}/disable") => post(disable_component),
         ("POST", "/v1/alerts") => post(ingest_alert),

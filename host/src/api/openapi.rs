@@ -210,6 +210,34 @@ fn schemas() -> Value {
             "grant": {"type": "object"}
         })),
         "ComponentList": list("Component"),
+        "ComponentInstall": record(&["status", "name", "version", "digest", "missing", "cache", "component"], json!({
+            "status": {"type": "string", "enum": ["active", "awaiting-grant", "inactive", "unchanged"]},
+            "name": {"type": "string"},
+            "version": {"type": "string"},
+            "digest": {"type": "string"},
+            "missing": {"type": "array", "items": {"type": "string"}},
+            "cache": {"type": "string", "enum": ["hit", "compiled", "rebuilt", "none"]},
+            "component": reference("Component")
+        })),
+        "ComponentRemoved": record(&["name", "removed"], json!({
+            "name": {"type": "string"},
+            "removed": {"type": "array", "items": {"type": "object"}}
+        })),
+        "GrantInput": {
+            "type": "object", "additionalProperties": false,
+            "properties": {
+                "hosts": {"type": "array", "items": {"type": "string", "minLength": 1}},
+                "secrets": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 128}}
+            }
+        },
+        "GrantAnswer": record(&["activated", "component"], json!({
+            "activated": {"type": ["string", "null"]},
+            "component": reference("Component")
+        })),
+        "ActivateInput": {
+            "type": "object", "additionalProperties": false, "required": ["version"],
+            "properties": {"version": {"type": "string", "minLength": 1}}
+        },
         "Signal": record(&["id", "kind", "key", "source", "received_at", "data"], json!({
             "id": {"type": "integer"},
             "kind": {"type": "string", "enum": ["alert", "incident"]},
@@ -361,7 +389,11 @@ pub fn document() -> Value {
             operation["security"] = json!([]);
         }
         if let Some(body) = route.body {
-            let mut content = json!({"application/json": {"schema": reference(body)}});
+            let mut content = if body == "Wasm" {
+                json!({"application/wasm": {"schema": {"type": "string", "contentMediaType": "application/wasm"}}})
+            } else {
+                json!({"application/json": {"schema": reference(body)}})
+            };
             if body == "ScriptSpec" || body == "Rule" {
                 content["application/yaml"] = json!({"schema": {"type": "string"}});
             }

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::engine::EngineError;
+use crate::registry::RegistryError;
 use crate::store::StoreError;
 
 /// Where problem types are documented; each type is `BASE` + its slug.
@@ -131,6 +132,39 @@ impl From<StoreError> for Problem {
                     "the store could not complete the request; it was not applied. Retry later, \
                      and see the daemon's log",
                 )
+            }
+        }
+    }
+}
+
+impl From<RegistryError> for Problem {
+    fn from(err: RegistryError) -> Self {
+        match err {
+            RegistryError::TooLarge { .. } => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "Component too large",
+                err.to_string(),
+            ),
+            RegistryError::Signature(_) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad-signature",
+                "Signature refused",
+                err.to_string(),
+            ),
+            RegistryError::Invalid(_) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-component",
+                "Invalid component",
+                format!("the component was refused and nothing changed: {err}"),
+            ),
+            RegistryError::Conflict(why) => Problem::conflict(why),
+            RegistryError::NotFound(what) => Problem::not_found(what),
+            RegistryError::BadRequest(why) => Problem::invalid(vec![why]),
+            RegistryError::Store(err) => err.into(),
+            RegistryError::Io(why) => {
+                tracing::error!(error = %why, "registry i/o error while answering a request");
+                Problem::internal(format!("the component could not be stored: {why}"))
             }
         }
     }

@@ -307,6 +307,38 @@ pub enum ComponentCommand {
     Enable { name: String },
     /// Disable a component
     Disable { name: String },
+    /// Install a component version from a .wasm file; FILE.minisig is sent
+    /// with it when present. It becomes active once its grant covers what
+    /// it asks for
+    Load {
+        file: PathBuf,
+        /// The minisign signature (default: FILE.minisig, when it exists)
+        #[arg(long)]
+        signature: Option<PathBuf>,
+    },
+    /// Replace a component's grant (hosts it may call, secrets it may
+    /// open); a version waiting for it becomes active
+    Grant {
+        name: String,
+        /// A host pattern such as `https://*.aliyuncs.com` (repeatable)
+        #[arg(long = "host")]
+        hosts: Vec<String>,
+        /// A secret pattern such as `target:*` (repeatable)
+        #[arg(long = "secret")]
+        secrets: Vec<String>,
+    },
+    /// Make an installed version the active one (upgrade or rollback)
+    Activate { name: String, version: String },
+    /// Remove a component with every version, or one inactive version
+    Remove {
+        name: String,
+        /// Remove only this version
+        #[arg(long)]
+        version: Option<String>,
+        /// Remove even while tasks of the component wait (they will fail)
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// Commands shared by `alert` and `incident`.

@@ -260,18 +260,22 @@ pub static TARGET_COLUMNS: [Column; 6] = [
     },
 ];
 
-pub static COMPONENT_COLUMNS: [Column; 5] = [
+pub static COMPONENT_COLUMNS: [Column; 6] = [
     Column {
         header: "NAME",
         cell: |v| text(v, "name"),
     },
     Column {
-        header: "VERSION",
+        header: "ACTIVE",
         cell: |v| text(v, "version"),
     },
     Column {
         header: "ENABLED",
         cell: |v| text(v, "enabled"),
+    },
+    Column {
+        header: "OTHER VERSIONS",
+        cell: other_versions,
     },
     Column {
         header: "ACTIONS",
@@ -282,6 +286,24 @@ pub static COMPONENT_COLUMNS: [Column; 5] = [
         cell: |v| join(v, "hosts", "host"),
     },
 ];
+
+/// The installed versions that are not active, with their status unless
+/// merely inactive (`0.3.0 (awaiting-grant)`).
+fn other_versions(component: &Value) -> Option<String> {
+    let versions = component.get("versions")?.as_array()?;
+    let others: Vec<String> = versions
+        .iter()
+        .filter(|v| v.get("status").and_then(Value::as_str) != Some("active"))
+        .map(|v| {
+            let version = text(v, "version").unwrap_or_default();
+            match v.get("status").and_then(Value::as_str) {
+                Some("inactive") | None => version,
+                Some(status) => format!("{version} ({status})"),
+            }
+        })
+        .collect();
+    (!others.is_empty()).then(|| others.join(", "))
+}
 
 pub static SIGNAL_COLUMNS: [Column; 8] = [
     Column {

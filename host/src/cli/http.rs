@@ -31,6 +31,8 @@ pub struct ApiRequest {
     pub path: String,
     /// Query parameters, unencoded.
     pub query: Vec<(&'static str, String)>,
+    /// Extra headers.
+    pub headers: Vec<(&'static str, String)>,
     pub body: Option<Body>,
 }
 
@@ -47,6 +49,7 @@ impl ApiRequest {
             method,
             path: path.into(),
             query: Vec::new(),
+            headers: Vec::new(),
             body: None,
         }
     }
@@ -261,6 +264,9 @@ impl Client {
                 http::header::AUTHORIZATION,
                 format!("Bearer {}", token.value()),
             );
+        }
+        for (name, value) in &request.headers {
+            builder = builder.header(*name, value);
         }
         let body = match &request.body {
             Some(body) => {

@@ -114,7 +114,7 @@ pub fn plan(command: &Command, inputs: &mut Inputs<'_>) -> Result<Plan, Fail> {
         Command::Rule(command) => rule(command)?,
         Command::Allow(command) => allow(command, inputs.now)?,
         Command::Target(command) => target(command, inputs)?,
-        Command::Component(command) => component(command),
+        Command::Component(command) => component(command)?,
         Command::Alert(command) => return signal("alerts", command, inputs.now),
         Command::Incident(command) => return signal("incidents", command, inputs.now),
         Command::Audit(AuditCommand::List(filter)) => {
@@ -310,8 +310,8 @@ fn target(command: &TargetCommand, inputs: &mut Inputs<'_>) -> Result<Call, Fail
     })
 }
 
-fn component(command: &ComponentCommand) -> Call {
-    match command {
+fn component(command: &ComponentCommand) -> Result<Call, Fail> {
+    Ok(match command {
         ComponentCommand::List => table(
             ApiRequest::get("/v1/components"),
             &COMPONENT_COLUMNS,
@@ -328,7 +328,66 @@ fn component(command: &ComponentCommand) -> Call {
             ApiRequest::post(path(&["components", name, "disable"])),
             Role::Admin,
         ),
-    }
+        ComponentCommand::Load { file, signature } => {
+            let wasm = std::fs::read(file).map_err(|err| {
+                Fail::usage(format!(
+                    "cannot read the component {}: {err}",
+                    file.display()
+                ))
+            })?;
+            let beside = PathBuf::from(format!("{}.minisig", file.display()));
+            let signature = match signature {
+                Some(path) => Some(std::fs::read(path).map_err(|err| {
+                    Fail::usage(format!(
+                        "cannot read the signature {}: {err}",
+                        path.display()
+                    ))
+                })?),
+                None => std::fs::read(&beside).ok(),
+            };
+            let mut request = ApiRequest::post("/v1/components");
+            if let Some(signature) = signature {
+                use base64::Engine as _;
+                request.headers.push((
+                    "x-riposte-signature",
+                    base64::engine::general_purpose::STANDARD.encode(signature),
+                ));
+            }
+            request.body = Some(Body {
+                content_type: "application/wasm",
+                bytes: wasm,
+            });
+            record(request, Role::Admin)
+        }
+        ComponentCommand::Grant {
+            name,
+            hosts,
+            secrets,
+        } => record(
+            ApiRequest::post(path(&["components", name, "grant"]))
+                .json(&json!({"hosts": hosts, "secrets": secrets})),
+            Role::Admin,
+        ),
+        ComponentCommand::Activate { name, version } => record(
+            ApiRequest::post(path(&["components", name, "activate"]))
+                .json(&json!({"version": version})),
+            Role::Admin,
+        ),
+        ComponentCommand::Remove {
+            name,
+            version,
+            force,
+        } => {
+            let what = match version {
+                Some(version) => format!("`{name}` version {version} removed"),
+                None => format!("component `{name}` removed"),
+            };
+            let request = ApiRequest::new(Method::DELETE, path(&["components", name]))
+                .query("version", version.as_ref())
+                .query("force", force.then_some("true"));
+            done(request, Role::Admin, what)
+        }
+    })
 }
 
 /// `alert ...` and `incident ...`; `kind` is `alerts` or `incidents`.

@@ -270,7 +270,7 @@ impl Engine {
         enabled: bool,
         actor: &str,
     ) -> Result<(), EngineError> {
-        if !self.planner().catalog.components().contains_key(name) {
+        if !self.planner().catalog.knows(name) {
             return Err(EngineError::NotFound(format!("component `{name}`")));
         }
         let actor = actor.to_string();

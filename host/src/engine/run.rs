@@ -106,11 +106,19 @@ async fn attempt(engine: &Engine, id: u64) -> bool {
         .acquire(&peek.provider, &peek.target, &peek.action)
         .await;
 
+    // The version that runs is fixed here and recorded with the attempt:
+    // a version activated while this attempt runs is used by the next one.
     let planner = engine.planner();
+    let resolved = resolve(&planner, &peek, false);
+    let ran_on = resolved
+        .as_ref()
+        .ok()
+        .map(|(installed, _)| RanOn::of(installed));
     let salt = inner.salt.clone();
+    let claim_planner = planner.clone();
     let claimed = inner
         .store
-        .write(move |tx| claim(tx, id, &planner, &salt))
+        .write(move |tx| claim(tx, id, &claim_planner, &salt, ran_on.as_ref()))
         .await;
     let task = match claimed {
         Ok(Claim::Run(task)) => *task,
@@ -127,8 +135,7 @@ async fn attempt(engine: &Engine, id: u64) -> bool {
         }
     };
 
-    let planner = engine.planner();
-    let result = match resolve(&planner, &task, false) {
+    let result = match resolved {
         Err(failure) => Err(failure),
         Ok((installed, target)) => {
             let request = request_of(&task, target);
@@ -215,7 +222,13 @@ enum Claim {
 /// `Waiting` -> `Executing` with a new attempt, after checking the
 /// allowlist and guardrails again (they may have changed while the task
 /// waited in the queue or for a retry).
-fn claim(tx: &mut Tx<'_>, id: u64, planner: &Planner, salt: &str) -> Result<Claim, StoreError> {
+fn claim(
+    tx: &mut Tx<'_>,
+    id: u64,
+    planner: &Planner,
+    salt: &str,
+    ran_on: Option<&RanOn>,
+) -> Result<Claim, StoreError> {
     let Some(old) = tx.task(id)? else {
         return Ok(Claim::NotDue);
     };
@@ -253,12 +266,17 @@ fn claim(tx: &mut Tx<'_>, id: u64, planner: &Planner, salt: &str) -> Result<Clai
     task.budget_attempts += 1;
     task.budget_start.get_or_insert(now);
     task.next_attempt_at = None;
+    if let Some(ran_on) = ran_on {
+        task.component_version = ran_on.version.clone();
+    }
     task.push_attempt(Attempt {
         number: task.attempt_count,
         started_at: now,
         ended_at: None,
         detail: None,
         failure: None,
+        component_version: ran_on.map(|r| r.version.clone()),
+        component_digest: ran_on.map(|r| r.digest.clone()),
     });
     task.updated_at = now;
     tx.put_task(Some(&old), &task)?;
@@ -588,18 +606,41 @@ fn record_revert(
     Ok(Some(revert))
 }
 
+/// The component version an attempt ran on.
+struct RanOn {
+    version: String,
+    digest: String,
+}
+
+impl RanOn {
+    fn of(installed: &super::Installed) -> Self {
+        Self {
+            version: installed.component.info().version.clone(),
+            digest: installed.component.digest().to_string(),
+        }
+    }
+}
+
 /// The component and target a task runs with, or why it cannot run: the
 /// action's component was removed, or the target deleted, since the task
 /// was created.
 ///
-/// A disabled component starts nothing new, but still reverts what it did:
-/// a block must not outlive its expiry because its component was disabled.
+/// Execution uses the active version. A revert uses the version whose
+/// attempt succeeded (its revert token is that version's), while it is
+/// installed, else the active one. A disabled component starts nothing
+/// new, but still reverts what it did: a block must not outlive its expiry
+/// because its component was disabled.
 fn resolve<'p>(
     planner: &'p Planner,
     task: &Task,
     revert: bool,
 ) -> Result<(std::sync::Arc<super::Installed>, &'p TargetRecord), TaskFailure> {
-    let Some((installed, _)) = planner.catalog.action(&task.action) else {
+    let executed = revert
+        .then(|| task.executed_digest())
+        .flatten()
+        .and_then(|digest| planner.catalog.version(digest));
+    let active = || planner.catalog.action(&task.action).map(|(i, _)| i);
+    let Some(installed) = executed.or_else(active) else {
         return Err(TaskFailure::new(
             FailureKind::NotFound,
             false,

@@ -110,6 +110,12 @@ pub struct Attempt {
     pub detail: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<TaskFailure>,
+    /// The component version that ran this attempt, and the SHA-256 of
+    /// its bytes; none when no component could be found to run it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component_digest: Option<String>,
 }
 
 /// The revert track of a task.
@@ -210,6 +216,16 @@ pub struct Task {
 }
 
 impl Task {
+    /// The digest of the component version whose attempt succeeded last:
+    /// the one that wrote the revert token.
+    pub fn executed_digest(&self) -> Option<&str> {
+        self.attempts
+            .iter()
+            .rev()
+            .find(|attempt| attempt.failure.is_none() && attempt.ended_at.is_some())
+            .and_then(|attempt| attempt.component_digest.as_deref())
+    }
+
     /// Whether the engine may run the action again without an operator:
     /// the component declared it both retryable (safe to repeat under the
     /// same idempotency key) and reversible. Irreversible actions (a kill,

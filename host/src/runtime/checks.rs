@@ -66,8 +66,23 @@ pub fn kind_name(kind: wit::EntityKind) -> &'static str {
 
 /// Checks a description for what the host relies on.
 pub(super) fn check_info(info: &wit::ComponentInfo) -> Result<(), String> {
-    if info.name.is_empty() || info.version.is_empty() {
-        return Err("name and version must not be empty".into());
+    let name_ok = !info.name.is_empty()
+        && info.name.len() <= 64
+        && info
+            .name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !name_ok {
+        return Err(format!(
+            "component name `{}` must be 1 to 64 lower-case ASCII letters, digits, `-` or `_`",
+            info.name
+        ));
+    }
+    if !is_semver(&info.version) {
+        return Err(format!(
+            "component version `{}` is not a semantic version such as `1.2.0`",
+            info.version
+        ));
     }
     if info.actions.is_empty() {
         return Err(format!("component `{}` declares no actions", info.name));
@@ -96,4 +111,58 @@ pub(super) fn check_info(info: &wit::ComponentInfo) -> Result<(), String> {
         host.parse::<HostGrant>().map_err(|err| err.to_string())?;
     }
     Ok(())
+}
+
+/// `MAJOR.MINOR.PATCH`, optionally followed by `-pre.release` and
+/// `+build` parts of ASCII letters, digits, `-` and `.`.
+fn is_semver(version: &str) -> bool {
+    let (core, rest) = match version.find(['-', '+']) {
+        Some(at) => version.split_at(at),
+        None => (version, ""),
+    };
+    let numbers: Vec<&str> = core.split('.').collect();
+    let core_ok = numbers.len() == 3
+        && numbers.iter().all(|n| {
+            !n.is_empty()
+                && n.len() <= 9
+                && n.chars().all(|c| c.is_ascii_digit())
+                && (n.len() == 1 || !n.starts_with('0'))
+        });
+    let rest_ok = rest.len() <= 64
+        && rest
+            .chars()
+            .skip(1)
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '+'));
+    core_ok && rest_ok && rest != "-" && rest != "+"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_semver;
+
+    #[test]
+    fn versions_must_be_semantic() {
+        for good in [
+            "0.1.0",
+            "1.20.3",
+            "2.0.0-rc.1",
+            "1.0.0+build.7",
+            "1.0.0-alpha+001",
+        ] {
+            assert!(is_semver(good), "{good}");
+        }
+        for bad in [
+            "",
+            "1",
+            "1.2",
+            "1.2.x",
+            "01.2.3",
+            "1.2.3-",
+            "1.2.3 ",
+            "v1.2.3",
+            "1.2.3-a b",
+        ] {
+            assert!(!is_semver(bad), "{bad}");
+        }
+    }
 }

@@ -9,11 +9,18 @@ use wasmtime::Engine;
 
 use super::RuntimeConfig;
 
-pub(super) fn build_engine(config: &RuntimeConfig) -> wasmtime::Result<Engine> {
+/// The engine settings that decide how code is compiled; the runtime
+/// engine adds its instance allocator on top.
+pub(super) fn base_config() -> wasmtime::Config {
     let mut wasm = wasmtime::Config::new();
     wasm.wasm_component_model(true)
         .epoch_interruption(true)
         .memory_init_cow(true);
+    wasm
+}
+
+pub(super) fn build_engine(config: &RuntimeConfig) -> wasmtime::Result<Engine> {
+    let wasm = base_config();
     if config.pooling {
         let mut pool = wasmtime::PoolingAllocationConfig::new();
         let calls = config.max_concurrent_calls;

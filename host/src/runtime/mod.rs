@@ -52,7 +52,7 @@ pub use failure::{FailureKind, TaskFailure};
 use bindings::HandlingComponentPre;
 use call::{CallScope, Invocation, Returned};
 use checks::{check_info, check_request};
-use engine::{build_engine, start_epoch_ticker};
+use engine::{base_config, build_engine, start_epoch_ticker};
 use gate::{HostGrant, Network, Origin};
 use secrets::SecretStore;
 use state::CallState;
@@ -236,6 +236,40 @@ impl Runtime {
     /// call.
     pub fn secrets(&self) -> &SecretStore {
         &self.secrets
+    }
+
+    /// A hex key that changes whenever artifacts compiled for this
+    /// runtime's engine could stop being loadable (another wasmtime, other
+    /// compile settings or CPU features): the AOT cache keys files by it.
+    pub fn compatibility_key(&self) -> String {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        self.engine
+            .precompile_compatibility_hash()
+            .hash(&mut hasher);
+        format!("{:016x}", hasher.finish())
+    }
+
+    /// Compiles `wasm` into an artifact this runtime can deserialize, in a
+    /// throwaway engine with the same code settings: compiler state the
+    /// engine keeps (wasmtime 48 retains register-allocator contexts) goes
+    /// with it instead of growing the long-lived engine. Falls back to the
+    /// runtime engine if the two would not be compatible. Blocking.
+    pub fn precompile(&self, wasm: &[u8]) -> Result<Vec<u8>, LoadError> {
+        let throwaway = Engine::new(&base_config()).ok().filter(|engine| {
+            use std::hash::{Hash, Hasher};
+            let key = |engine: &Engine| {
+                let mut hasher = std::hash::DefaultHasher::new();
+                engine.precompile_compatibility_hash().hash(&mut hasher);
+                hasher.finish()
+            };
+            key(engine) == key(&self.engine)
+        });
+        throwaway
+            .as_ref()
+            .unwrap_or(&self.engine)
+            .precompile_component(wasm)
+            .map_err(LoadError::Compile)
     }
 
     /// Compiles `wasm` on a blocking thread, links it, and calls its

@@ -17,6 +17,7 @@
 //! transaction together: throughput follows the batch size, not the fsync
 //! rate.
 
+mod components;
 mod query;
 mod retention;
 mod tables;
@@ -31,6 +32,7 @@ use std::thread;
 
 use redb::{Database, Durability, ReadableDatabase};
 
+pub use components::{ComponentRecord, GrantRecord, GrantSpec};
 pub use query::{AuditFilter, MAX_PAGE, Page, PolicyFilter, TaskFilter};
 pub use retention::Purged;
 pub use tx::{AuditEntry, Ingested, Reader, Signal, SignalKind, TargetRecord, TokenRecord, Tx};
@@ -227,6 +229,12 @@ impl Store {
     /// The file this store lives in.
     pub fn path(&self) -> &Path {
         &self.shared.path
+    }
+
+    /// How many handles to this store are alive (this one included); the
+    /// file closes when the last one is dropped.
+    pub fn handles(&self) -> usize {
+        Arc::strong_count(&self.shared)
     }
 
     /// Runs `op` inside the next write transaction and returns its result

@@ -54,6 +54,14 @@ pub const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
 /// never holds one in clear.
 pub const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("secrets");
 
+/// Installed component versions by digest.
+pub const COMPONENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("components");
+/// The active version of each component: name -> digest.
+pub const ACTIVE_COMPONENTS: TableDefinition<&str, &str> =
+    TableDefinition::new("active_components");
+/// The grant in force for each component, by name.
+pub const GRANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("grants");
+
 /// Creates missing tables and checks or records the schema version.
 pub fn init(db: &Database, path: &Path) -> Result<(), OpenStoreError> {
     let init_error = |err: &dyn std::fmt::Display| OpenStoreError::Init {
@@ -111,6 +119,7 @@ pub fn init(db: &Database, path: &Path) -> Result<(), OpenStoreError> {
         TASK_QUEUE
     );
     create!(REVERT_TIMERS, AUDIT, TASK_COUNTS, TOKENS, SECRETS);
+    create!(COMPONENTS, ACTIVE_COMPONENTS, GRANTS);
     txn.commit().map_err(|err| init_error(&err))
 }
 

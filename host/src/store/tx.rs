@@ -119,7 +119,7 @@ pub(super) fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T,
         .map_err(|err| StoreError::Storage(format!("{what} record is unreadable: {err}")))
 }
 
-fn load<K, T>(
+pub(super) fn load<K, T>(
     table: &impl ReadableTable<K, &'static [u8]>,
     key: K::SelfType<'_>,
     what: &str,
@@ -134,7 +134,7 @@ where
     }
 }
 
-fn load_all<K, T>(
+pub(super) fn load_all<K, T>(
     table: &impl ReadableTable<K, &'static [u8]>,
     what: &str,
 ) -> Result<Vec<T>, StoreError>

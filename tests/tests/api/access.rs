@@ -151,8 +151,7 @@ async fn a_revoked_token_stops_working_at_once_and_tokens_are_stored_hashed() {
     // Neither token is anywhere in the data directory except admin.token.
     let secret_part = token.rsplit('_').next().unwrap();
     let admin_secret = daemon.admin.rsplit('_').next().unwrap().to_string();
-    for entry in std::fs::read_dir(daemon.scratch.path().join("data")).unwrap() {
-        let path = entry.unwrap().path();
+    for path in riposte_tests::files_under(&daemon.scratch.path().join("data")) {
         let bytes = std::fs::read(&path).unwrap();
         let text = String::from_utf8_lossy(&bytes);
         assert!(

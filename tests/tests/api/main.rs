@@ -2,6 +2,7 @@
 //! authorization matrix, error answers, and where secrets must not leak.
 
 mod access;
+mod components;
 mod errors;
 mod flow;
 mod secrets;

@@ -75,8 +75,7 @@ async fn a_target_secret_is_written_once_and_never_read_back() {
     // The store is sealed: restart on the same directory and the secret is
     // still usable (its public id shows) but in no file.
     daemon.stop().await;
-    for entry in std::fs::read_dir(daemon.scratch.path().join("data")).unwrap() {
-        let path = entry.unwrap().path();
+    for path in riposte_tests::files_under(&daemon.scratch.path().join("data")) {
         let bytes = std::fs::read(&path).unwrap();
         assert!(
             !bytes.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()),

@@ -545,3 +545,58 @@ fn target_secrets_come_from_the_file_env_or_stdin() {
     let fail = refused(&format!("target put t {}", list.path()));
     assert!(fail.message.contains("is not a target"), "{fail}");
 }
+
+#[test]
+fn component_lifecycle_commands_send_the_file_its_signature_and_the_grant() {
+    let wasm = TempFile::new("c.wasm", "\0asm-bytes");
+    // No signature beside it: none is sent.
+    let load = call(&format!("component load {}", wasm.path()));
+    assert_eq!(load.request.method, Method::POST);
+    assert_eq!(load.request.target(), "/v1/components");
+    let body = load.request.body.as_ref().unwrap();
+    assert_eq!(body.content_type, "application/wasm");
+    assert_eq!(body.bytes, b"\0asm-bytes");
+    assert!(load.request.headers.is_empty());
+    assert_eq!(load.role, Role::Admin);
+    // FILE.minisig beside it is sent, base64-encoded.
+    let beside = format!("{}.minisig", wasm.path());
+    std::fs::write(&beside, "untrusted comment: x\nRUS...\n").unwrap();
+    let load = call(&format!("component load {}", wasm.path()));
+    let _ = std::fs::remove_file(&beside);
+    use base64::Engine as _;
+    let expected =
+        base64::engine::general_purpose::STANDARD.encode("untrusted comment: x\nRUS...\n");
+    assert_eq!(
+        load.request.headers,
+        vec![("x-riposte-signature", expected)]
+    );
+    let fail = refused("component load /nonexistent/c.wasm");
+    assert!(fail.message.contains("/nonexistent/c.wasm"), "{fail}");
+
+    let grant = call(
+        "component grant aliyun-waf --host https://*.aliyuncs.com --host http://127.0.0.1:9 \
+         --secret target:*",
+    );
+    assert_eq!(grant.request.target(), "/v1/components/aliyun-waf/grant");
+    assert_eq!(
+        json_body(&grant),
+        json!({"hosts": ["https://*.aliyuncs.com", "http://127.0.0.1:9"], "secrets": ["target:*"]})
+    );
+    let activate = call("component activate aliyun-waf 1.2.0");
+    assert_eq!(
+        activate.request.target(),
+        "/v1/components/aliyun-waf/activate"
+    );
+    assert_eq!(json_body(&activate), json!({"version": "1.2.0"}));
+    let remove = call("component remove aliyun-waf --version 1.0.0");
+    assert_eq!(remove.request.method, Method::DELETE);
+    assert_eq!(
+        remove.request.target(),
+        "/v1/components/aliyun-waf?version=1.0.0"
+    );
+    let remove = call("component remove aliyun-waf --force");
+    assert_eq!(
+        remove.request.target(),
+        "/v1/components/aliyun-waf?force=true"
+    );
+}
