@@ -345,6 +345,8 @@ mod bundled_tests {
         }
         for action in [
             "AliyunWafBlockIP",
+            "AliYunWafMonitorIP",
+            "WafWhiteListBatch",
             "AliyunFirewallProcess",
             "CfwWhiteListBatch",
             "AliyunFirewallMonitorIPin",

@@ -132,7 +132,15 @@ async fn block_sends_a_signed_create_defense_rule_and_keeps_a_revert_token() {
     assert_eq!(token["rule_ids"], "41822");
     assert_eq!(token["instance_id"], "waf_v2_public_cn-test");
 
-    let received = &setup.server.requests()[0];
+    // The lookup by rule name comes first (it finds no rule of this task),
+    // then the rule is created.
+    let requests = setup.server.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(
+        requests[0].header("x-acs-action"),
+        Some("DescribeDefenseRules")
+    );
+    let received = &requests[1];
     assert_eq!(received.method, "POST");
     assert_eq!(received.header("x-acs-action"), Some("CreateDefenseRule"));
     assert_eq!(received.header("x-acs-version"), Some("2021-10-01"));

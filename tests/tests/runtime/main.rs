@@ -13,6 +13,7 @@ mod aliyun_ddoscoo;
 mod aliyun_ecs;
 mod aliyun_slb;
 mod aliyun_waf;
+mod aliyun_waf_sim;
 mod cloud;
 mod containment;
 mod gate;

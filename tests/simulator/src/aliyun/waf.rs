@@ -1,5 +1,5 @@
 //! Alibaba Cloud WAF 3.0 (`waf-openapi`, version `2021-10-01`) subset:
-//! `ip_blacklist` defense rules in protection templates.
+//! `ip_blacklist` and `whitelist` defense rules in protection templates.
 //!
 //! Owns the WAF state (instances, templates, rules, quota) and the two
 //! actions riposte's `aliyun-waf` component calls, as described in
@@ -11,6 +11,20 @@
 //!   answers `RuleIds` as a comma-separated string.
 //! - `DeleteDefenseRule`: `InstanceId`, `DefenseType`, `TemplateId`,
 //!   `RegionId`, `RuleIds` (comma-separated).
+//!
+//! - `DescribeDefenseRules`
+//!   (<https://help.aliyun.com/zh/waf/web-application-firewall-3-0/developer-reference/api-waf-openapi-2021-10-01-describedefenserules>):
+//!   `InstanceId`, `TemplateId`, `DefenseType`, `RuleType`, and `Query`, a
+//!   JSON filter with `name`, `scene` and `templateId`; answers `Rules[]`
+//!   of `{RuleId, RuleName, DefenseScene, TemplateId, Status, Config}` and
+//!   `TotalCount`.
+//!
+//! `whitelist` rules are `{name, status, conditions, tags}` with IP
+//! conditions `{key:"IP", opValue:"contain", values:"a,b"}` and the
+//! bypassed modules in `tags` (the shape the official Terraform provider
+//! sends, `alicloud/resource_alicloud_wafv3_defense_rule.go`, §1.4.1); the
+//! simulator holds their addresses in [`WafRule::remote_addr`] with an
+//! empty `action`.
 //!
 //! The WAF-specific error codes (`Waf.NotFound.Instance`,
 //! `Waf.NotFound.Template`, `Waf.NotFound.Rule`, `Waf.Quota.Exceeded`) are
@@ -47,8 +61,13 @@ pub struct WafRule {
     pub status: i64,
     /// The rule's `remoteAddr` list, as sent.
     pub remote_addr: Vec<String>,
-    /// The rule's `action` (`block` or `monitor`).
+    /// The rule's `action` (`block` or `monitor`); empty for `whitelist`
+    /// rules.
     pub action: String,
+    /// `ip_blacklist` or `whitelist`.
+    pub scene: String,
+    /// The modules a `whitelist` rule bypasses; empty otherwise.
+    pub tags: Vec<String>,
 }
 
 /// One element of the `Rules` JSON array for `ip_blacklist`.
@@ -60,6 +79,26 @@ struct RuleInput {
     #[serde(rename = "remoteAddr")]
     remote_addr: Vec<String>,
     action: String,
+    #[serde(skip)]
+    tags: Vec<String>,
+}
+
+/// One element of the `Rules` JSON array for `whitelist`.
+#[derive(Debug, Deserialize)]
+struct WhitelistInput {
+    name: String,
+    #[serde(default = "enabled")]
+    status: i64,
+    conditions: Vec<Condition>,
+    tags: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Condition {
+    key: String,
+    #[serde(rename = "opValue")]
+    op_value: String,
+    values: String,
 }
 
 fn enabled() -> i64 {
@@ -143,7 +182,10 @@ impl Waf {
 
     /// Whether `action` is one this module serves.
     pub(crate) fn serves(action: &str) -> bool {
-        matches!(action, "CreateDefenseRule" | "DeleteDefenseRule")
+        matches!(
+            action,
+            "CreateDefenseRule" | "DeleteDefenseRule" | "DescribeDefenseRules"
+        )
     }
 
     /// Runs `action`; the answer fields go next to `RequestId`.
@@ -155,6 +197,7 @@ impl Waf {
         match action {
             "CreateDefenseRule" => self.create_defense_rule(params),
             "DeleteDefenseRule" => self.delete_defense_rule(params),
+            "DescribeDefenseRules" => self.describe_defense_rules(params),
             other => Err(ApiError::not_found(
                 "InvalidAction.NotFound",
                 format!("action `{other}` is not served for version `{VERSION}`"),
@@ -172,20 +215,75 @@ impl Waf {
         let scene = params.required("DefenseScene")?;
         let rules = params.required("Rules")?;
         let template = self.template(instance, params)?;
-        if scene != "ip_blacklist" {
-            return Err(ApiError::invalid_parameter(
-                "DefenseScene",
-                format!("`{scene}` is not supported by the simulator (only `ip_blacklist`)"),
-            ));
-        }
-        let inputs = parse_rules(rules)?;
+        let inputs = match scene {
+            "ip_blacklist" => parse_rules(rules)?,
+            "whitelist" => parse_whitelist(rules)?,
+            _ => {
+                return Err(ApiError::invalid_parameter(
+                    "DefenseScene",
+                    format!(
+                        "`{scene}` is not supported by the simulator (only `ip_blacklist` and \
+                         `whitelist`)"
+                    ),
+                ));
+            }
+        };
         self.check_quota(instance, template, inputs.len())?;
         let ids: Vec<String> = inputs
             .into_iter()
-            .map(|input| self.insert(instance, template, input).to_string())
+            .map(|input| self.insert(instance, template, scene, input).to_string())
             .collect();
         let mut answer = Map::new();
         answer.insert("RuleIds".to_owned(), Value::String(ids.join(",")));
+        Ok(answer)
+    }
+
+    fn describe_defense_rules(&self, params: &Params) -> Result<Map<String, Value>, ApiError> {
+        let instance = params.required("InstanceId")?;
+        let template = self.template(instance, params)?;
+        let query: Map<String, Value> = match params.get("Query") {
+            Some(text) => serde_json::from_str(text).map_err(|err| {
+                ApiError::invalid_parameter("Query", format!("not a JSON object: {err}"))
+            })?,
+            None => Map::new(),
+        };
+        let wanted = |key: &str| query.get(key).and_then(Value::as_str);
+        let number = |name: &str, default: usize| {
+            params
+                .get(name)
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(default)
+        };
+        let (page, size) = (
+            number("PageNumber", 1).max(1),
+            number("PageSize", 10).clamp(1, 100),
+        );
+        let matching: Vec<&WafRule> = self
+            .rules
+            .values()
+            .filter(|rule| rule.instance_id == instance && rule.template_id == template)
+            .filter(|rule| wanted("name").is_none_or(|name| rule.name == name))
+            .filter(|rule| wanted("scene").is_none_or(|scene| rule.scene == scene))
+            .collect();
+        let rules: Vec<Value> = matching
+            .iter()
+            .skip((page - 1) * size)
+            .take(size)
+            .map(|rule| {
+                let config = serde_json::json!({
+                    "name": rule.name, "status": rule.status, "remoteAddr": rule.remote_addr,
+                    "action": rule.action, "tags": rule.tags,
+                });
+                serde_json::json!({
+                    "RuleId": rule.id, "RuleName": rule.name, "DefenseScene": rule.scene,
+                    "TemplateId": rule.template_id, "Status": rule.status,
+                    "Config": config.to_string(),
+                })
+            })
+            .collect();
+        let mut answer = Map::new();
+        answer.insert("TotalCount".to_owned(), Value::from(matching.len()));
+        answer.insert("Rules".to_owned(), Value::Array(rules));
         Ok(answer)
     }
 
@@ -269,7 +367,7 @@ impl Waf {
         ))
     }
 
-    fn insert(&mut self, instance: &str, template: u64, input: RuleInput) -> u64 {
+    fn insert(&mut self, instance: &str, template: u64, scene: &str, input: RuleInput) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         let rule = WafRule {
@@ -280,6 +378,8 @@ impl Waf {
             status: input.status,
             remote_addr: input.remote_addr,
             action: input.action,
+            scene: scene.to_owned(),
+            tags: input.tags,
         };
         self.rules.insert(id, rule);
         id
@@ -297,6 +397,49 @@ fn parse_rules(text: &str) -> Result<Vec<RuleInput>, ApiError> {
         check_rule(input)?;
     }
     Ok(inputs)
+}
+
+/// Parses and validates a `whitelist` `Rules` array into the common form.
+fn parse_whitelist(text: &str) -> Result<Vec<RuleInput>, ApiError> {
+    let inputs: Vec<WhitelistInput> = serde_json::from_str(text)
+        .map_err(|err| ApiError::invalid_parameter("Rules", format!("not a rule array: {err}")))?;
+    if inputs.is_empty() {
+        return Err(ApiError::invalid_parameter("Rules", "the array is empty"));
+    }
+    inputs
+        .into_iter()
+        .map(|input| {
+            let invalid = |why: String| ApiError::invalid_parameter("Rules", why);
+            if input.tags.is_empty() {
+                return Err(invalid(format!(
+                    "whitelist rule `{}` has no `tags`",
+                    input.name
+                )));
+            }
+            let mut addresses = Vec::new();
+            for condition in &input.conditions {
+                if !condition.key.eq_ignore_ascii_case("IP") || condition.op_value != "contain" {
+                    return Err(invalid(format!(
+                        "condition `{}` `{}` is not served (only `IP` `contain`)",
+                        condition.key, condition.op_value
+                    )));
+                }
+                addresses.extend(condition.values.split(',').map(|v| v.trim().to_owned()));
+            }
+            let rule = RuleInput {
+                name: input.name,
+                status: input.status,
+                remote_addr: addresses,
+                action: "block".to_owned(),
+                tags: input.tags,
+            };
+            check_rule(&rule)?;
+            Ok(RuleInput {
+                action: String::new(),
+                ..rule
+            })
+        })
+        .collect()
 }
 
 fn check_rule(input: &RuleInput) -> Result<(), ApiError> {
@@ -519,6 +662,62 @@ mod tests {
         assert_eq!((err.status, err.code.as_str()), (400, "Waf.Quota.Exceeded"));
         assert_eq!(waf.rules().len(), 2, "nothing created past the quota");
         create(&mut waf, "1123", &two).unwrap();
+    }
+
+    #[test]
+    fn whitelist_rules_and_describe_by_name_and_scene() {
+        let mut waf = waf(200);
+        let white = r#"[{"name":"allow-1","status":1,"conditions":[{"key":"IP","opValue":"contain","values":"198.51.100.7,2001:db8::/32"}],"tags":["waf"]}]"#;
+        let pairs = [
+            ("DefenseScene", "whitelist"),
+            ("InstanceId", INSTANCE),
+            ("TemplateId", "1122"),
+            ("Rules", white),
+        ];
+        waf.call("CreateDefenseRule", &params(&pairs)).unwrap();
+        create(&mut waf, "1122", &format!("[{}]", rule("203.0.113.9"))).unwrap();
+        let held = waf.rules();
+        assert_eq!(
+            (
+                held[0].scene.as_str(),
+                held[0].remote_addr.len(),
+                held[0].tags.as_slice()
+            ),
+            ("whitelist", 2, ["waf".to_owned()].as_slice())
+        );
+
+        let mut describe = |query: &str| {
+            let pairs = [
+                ("InstanceId", INSTANCE),
+                ("TemplateId", "1122"),
+                ("Query", query),
+            ];
+            waf.call("DescribeDefenseRules", &params(&pairs)).unwrap()
+        };
+        let found = describe(r#"{"name":"allow-1","scene":"whitelist"}"#);
+        assert_eq!(
+            (
+                found["TotalCount"].as_u64(),
+                found["Rules"][0]["RuleName"].as_str()
+            ),
+            (Some(1), Some("allow-1"))
+        );
+        assert_eq!(describe(r#"{"scene":"ip_blacklist"}"#)["TotalCount"], 1);
+        assert_eq!(describe(r#"{"name":"nope"}"#)["TotalCount"], 0);
+
+        let bad = r#"[{"name":"a","conditions":[{"key":"URL","opValue":"contain","values":"/x"}],"tags":["waf"]}]"#;
+        let pairs = [
+            ("DefenseScene", "whitelist"),
+            ("InstanceId", INSTANCE),
+            ("TemplateId", "1122"),
+            ("Rules", bad),
+        ];
+        assert_eq!(
+            waf.call("CreateDefenseRule", &params(&pairs))
+                .unwrap_err()
+                .code,
+            "InvalidParameter"
+        );
     }
 
     #[test]
