@@ -311,3 +311,43 @@ async fn plan_says_what_would_change_without_calling_out() {
     );
     assert!(cloud.simulator.requests().is_empty());
 }
+
+#[tokio::test]
+async fn an_answer_lost_after_the_policy_was_added_is_retried_without_a_duplicate() {
+    let cloud = cloud(config()).await;
+    // The lookup passes; the add takes effect, then the connection drops.
+    cloud
+        .simulator
+        .inject(Fault::Latency(Duration::from_millis(1)), 1);
+    cloud.simulator.inject(Fault::DropAfterHandling, 1);
+    let call = || {
+        cloud.request(
+            "AliyunFirewallProcess",
+            EntityKind::Ip,
+            "198.51.100.99",
+            &[],
+            "key-lost",
+        )
+    };
+    let failure = cloud.execute(call()).await.unwrap_err();
+    assert_eq!(
+        (failure.kind, failure.retryable),
+        (FailureKind::Unreachable, true),
+        "{failure}"
+    );
+    assert_eq!(cloud.simulator.cloudfw_policies().len(), 1);
+
+    let mut retry = call();
+    retry.attempt = 2;
+    let outcome = cloud.execute(retry).await.unwrap();
+    assert!(!outcome.changed, "{}", outcome.detail);
+    assert_eq!(cloud.simulator.cloudfw_policies().len(), 1);
+    // Every attempt signed afresh: no nonce was refused as reused.
+    let codes: Vec<String> = cloud
+        .simulator
+        .requests()
+        .into_iter()
+        .map(|h| h.code)
+        .collect();
+    assert_eq!(codes, ["OK", "Dropped", "OK"]);
+}
