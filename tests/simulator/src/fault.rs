@@ -11,8 +11,8 @@
 //! (<https://help.aliyun.com/en/polardb/client-error-codes>,
 //! <https://developer.aliyun.com/ask/278265>).
 
-use std::collections::VecDeque;
-use std::time::Duration;
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
 
 /// One kind of failure to inject.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +96,45 @@ impl Fault {
     }
 }
 
+/// A rate limit on every authenticated request: at most `per_second`
+/// requests per credential in any one-second window; the rest are answered
+/// with the provider's throttling error (Alibaba `Throttling.User` 400,
+/// Tencent `RequestLimitExceeded`, Huawei 429 `APIGW.0308`).
+#[derive(Debug, Default)]
+pub(crate) struct RateLimit {
+    per_second: Option<usize>,
+    window: BTreeMap<String, VecDeque<Instant>>,
+}
+
+impl RateLimit {
+    pub(crate) fn new(per_second: Option<usize>) -> Self {
+        Self {
+            per_second,
+            window: BTreeMap::new(),
+        }
+    }
+
+    /// Counts a request of `credential` at `now`; false when it is over
+    /// the limit (and then it is not counted).
+    pub(crate) fn admit(&mut self, credential: &str, now: Instant) -> bool {
+        let Some(limit) = self.per_second else {
+            return true;
+        };
+        let calls = self.window.entry(credential.to_owned()).or_default();
+        while calls
+            .front()
+            .is_some_and(|at| now.duration_since(*at) >= Duration::from_secs(1))
+        {
+            calls.pop_front();
+        }
+        if calls.len() >= limit {
+            return false;
+        }
+        calls.push_back(now);
+        true
+    }
+}
+
 /// Injected faults still to be applied, each with the number of requests
 /// it still applies to.
 #[derive(Debug, Default)]
@@ -138,6 +177,17 @@ mod tests {
         assert_eq!(faults.take(), Some(Fault::throttling()));
         assert_eq!(faults.take(), Some(Fault::Drop));
         assert_eq!(faults.take(), None);
+    }
+
+    #[test]
+    fn the_rate_limit_counts_per_credential_over_one_second() {
+        let mut limit = RateLimit::new(Some(2));
+        let start = Instant::now();
+        assert!(limit.admit("a", start) && limit.admit("a", start));
+        assert!(!limit.admit("a", start));
+        assert!(limit.admit("b", start));
+        assert!(limit.admit("a", start + Duration::from_secs(1)));
+        assert!(RateLimit::new(None).admit("a", start));
     }
 
     #[test]

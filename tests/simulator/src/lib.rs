@@ -49,7 +49,7 @@ mod server;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -122,6 +122,9 @@ pub struct SimulatorConfig {
     pub security_groups: BTreeMap<String, String>,
     /// Rules allowed per ECS security group.
     pub security_group_rule_quota: usize,
+    /// Requests allowed per second per credential, on every API; `None`
+    /// for no limit (Cloud Firewall's own 10 per second still applies).
+    pub rate_limit: Option<usize>,
     /// CLB and ALB access control lists that exist, by id.
     pub load_balancer_acls: BTreeMap<String, AclConfig>,
     /// Entries allowed per load balancer ACL; the documented limits (300
@@ -155,6 +158,7 @@ impl Default for SimulatorConfig {
             cloudfw_qps: aliyun::cloudfw::DEFAULT_QPS,
             security_groups: BTreeMap::new(),
             security_group_rule_quota: aliyun::ecs::RULES_PER_GROUP,
+            rate_limit: None,
             load_balancer_acls: BTreeMap::new(),
             acl_entry_quota: None,
             ddos_instances: BTreeSet::new(),
@@ -187,6 +191,7 @@ impl fmt::Debug for SimulatorConfig {
             .field("cloudfw_qps", &self.cloudfw_qps)
             .field("security_groups", &self.security_groups)
             .field("security_group_rule_quota", &self.security_group_rule_quota)
+            .field("rate_limit", &self.rate_limit)
             .field("load_balancer_acls", &self.load_balancer_acls)
             .field("acl_entry_quota", &self.acl_entry_quota)
             .field("ddos_instances", &self.ddos_instances)
@@ -285,6 +290,13 @@ impl SimulatorConfig {
     pub fn with_security_group(mut self, region: &str, id: &str) -> Self {
         self.security_groups
             .insert(id.to_owned(), region.to_owned());
+        self
+    }
+
+    /// Throttles every API at `per_second` requests per credential: the
+    /// rest are answered with the provider's throttling error.
+    pub fn with_rate_limit(mut self, per_second: usize) -> Self {
+        self.rate_limit = Some(per_second);
         self
     }
 
@@ -389,7 +401,20 @@ impl fmt::Debug for Simulator {
 impl Simulator {
     /// Binds `127.0.0.1` on a port the OS chooses and starts serving.
     pub fn start(config: SimulatorConfig) -> std::io::Result<Self> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+        Self::start_on(config, IpAddr::V4(Ipv4Addr::LOCALHOST))
+    }
+
+    /// Binds loopback address `ip` (`127.0.0.1` or `::1`) on a port the OS
+    /// chooses and starts serving; any other address is refused, so the
+    /// simulator is never reachable from outside the machine.
+    pub fn start_on(config: SimulatorConfig, ip: IpAddr) -> std::io::Result<Self> {
+        if !ip.is_loopback() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("the simulator listens on loopback only, not on {ip}"),
+            ));
+        }
+        let listener = TcpListener::bind((ip, 0))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -412,7 +437,8 @@ impl Simulator {
         self.addr
     }
 
-    /// The endpoint URL to give components, `http://127.0.0.1:<port>`.
+    /// The endpoint URL to give components, `http://127.0.0.1:<port>`
+    /// (`http://[::1]:<port>` on IPv6).
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -528,6 +554,7 @@ fn initial_state(config: SimulatorConfig) -> State {
         tencent,
         huawei,
         faults: fault::Faults::default(),
+        rate_limit: fault::RateLimit::new(config.rate_limit),
         handled: Vec::new(),
     }
 }
@@ -562,6 +589,13 @@ mod tests {
             "{shown}"
         );
         assert_eq!(config.waf_instances["i"], BTreeSet::from([1, 2]));
+    }
+
+    #[test]
+    fn refuses_to_listen_beyond_loopback() {
+        let err = Simulator::start_on(SimulatorConfig::default(), IpAddr::from([0, 0, 0, 0]))
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub(crate) struct State {
     pub(crate) tencent: Tencent,
     pub(crate) huawei: Huawei,
     pub(crate) faults: Faults,
+    pub(crate) rate_limit: crate::fault::RateLimit,
     pub(crate) handled: Vec<Handled>,
 }
 
@@ -126,12 +127,44 @@ impl Provider {
     }
 }
 
+/// The provider's answer to a request over the rate limit.
+fn throttled(provider: Provider) -> ApiError {
+    match provider {
+        Provider::Aliyun => ApiError::new(
+            400,
+            "Throttling.User",
+            "Request was denied due to user flow control.",
+        ),
+        Provider::Tencent => ApiError::new(
+            200,
+            "RequestLimitExceeded",
+            "the number of requests exceeds the frequency limit",
+        ),
+        Provider::Huawei => ApiError::new(
+            429,
+            "APIGW.0308",
+            "The throttling threshold has been reached",
+        ),
+    }
+}
+
 /// Who a verified request came from.
 enum Identity {
     Aliyun(crate::aliyun::acs3::Verified),
     Tencent(crate::tencent::tc3::Verified),
     /// The account of the AK.
     Huawei(String),
+}
+
+impl Identity {
+    /// What the rate limit counts by.
+    fn credential(&self) -> String {
+        match self {
+            Identity::Aliyun(verified) => format!("aliyun/{}", verified.access_key_id),
+            Identity::Tencent(verified) => format!("tencent/{}", verified.secret_id),
+            Identity::Huawei(account) => format!("huawei/{account}"),
+        }
+    }
 }
 
 /// Accepts connections on `listener` until the runtime shuts down.
@@ -259,7 +292,16 @@ async fn process(shared: &Shared, provider: Provider, received: &Received<'_>) -
                 .authenticate(received, now)
                 .map(Identity::Huawei),
         };
-        identity.map(|identity| (identity, state.faults.take()))
+        identity.and_then(|identity| {
+            if state
+                .rate_limit
+                .admit(&identity.credential(), std::time::Instant::now())
+            {
+                Ok((identity, state.faults.take()))
+            } else {
+                Err(throttled(provider))
+            }
+        })
     };
     let (verified, fault) = match authenticated {
         Ok(pair) => pair,
@@ -369,6 +411,7 @@ mod tests {
                 huawei::waf::Waf::new(BTreeMap::new(), 1),
             ),
             faults: Faults::default(),
+            rate_limit: crate::fault::RateLimit::default(),
             handled: Vec::new(),
         };
         Shared::new(state, "seed".into())

@@ -263,3 +263,18 @@ async fn plan_says_what_would_change_without_calling_out() {
     );
     assert!(cloud.simulator.requests().is_empty());
 }
+
+#[tokio::test]
+async fn an_ipv6_literal_endpoint_is_signed_with_its_brackets() {
+    let cloud = Cloud::start_ipv6(guests::ALIYUN_ECS, "cn-hangzhou", config(), AK, SECRET).await;
+    let call = cloud.request(
+        ACTION,
+        EntityKind::Ip,
+        "198.51.100.82",
+        &SETTINGS,
+        "key-v6-endpoint",
+    );
+    cloud.execute(call).await.unwrap();
+    assert_eq!(cloud.simulator.security_group_rules().len(), 1);
+    assert!(cloud.simulator.requests().iter().all(|h| h.code == "OK"));
+}

@@ -64,6 +64,39 @@ impl Cloud {
         }
     }
 
+    /// Like [`Cloud::start`], with the simulator on `[::1]` and the
+    /// component given the IPv6 literal endpoint `http://[::1]:<port>`.
+    pub async fn start_ipv6(
+        guest: &str,
+        region: &'static str,
+        config: SimulatorConfig,
+        key_id: &str,
+        secret: &str,
+    ) -> Self {
+        let simulator =
+            Simulator::start_on(config, IpAddr::from(std::net::Ipv6Addr::LOCALHOST)).unwrap();
+        let store = secrets(&[(CREDENTIAL, key_id, secret)]);
+        let config = RuntimeConfig {
+            max_concurrent_calls: 32,
+            ..RuntimeConfig::default()
+        };
+        let (runtime, _) = loopback_runtime(config, &[], store);
+        let component = runtime.load(wasm(guest)).await.unwrap();
+        let endpoint = simulator.endpoint();
+        let grant = Grant {
+            hosts: vec![endpoint.parse().unwrap()],
+            secrets: vec![CREDENTIAL.into()],
+        };
+        Self {
+            runtime,
+            component,
+            simulator,
+            grant,
+            endpoint,
+            region,
+        }
+    }
+
     /// A request for `action` on an entity of `kind`, with the endpoint,
     /// the credential and `settings`; `key` is the idempotency key.
     pub fn request(

@@ -404,3 +404,52 @@ async fn plan_says_what_would_change_without_calling_out() {
     );
     assert!(cloud.simulator.requests().is_empty());
 }
+
+#[tokio::test]
+async fn an_ipv6_literal_endpoint_is_signed_with_its_brackets() {
+    // aws-cli#8869 (`shared/reference/providers.md` §6 #12): the signed
+    // `host` must be the `Host` header sent, `[::1]:port`.
+    let cloud = Cloud::start_ipv6(guests::HUAWEI_CLOUD, "cn-north-4", config(), AK, SK).await;
+    assert!(
+        cloud.endpoint.starts_with("http://[::1]:"),
+        "{}",
+        cloud.endpoint
+    );
+    let call = cloud.request(
+        CFW,
+        EntityKind::Ip,
+        "198.51.100.80",
+        &CFW_SETTINGS,
+        "key-v6-endpoint",
+    );
+    let outcome = cloud.execute(call.clone()).await.unwrap();
+    assert_eq!(cloud.simulator.huawei_cfw_entries().len(), 1);
+    cloud
+        .revert(call, &outcome.revert_token.unwrap())
+        .await
+        .unwrap();
+    assert!(cloud.simulator.requests().iter().all(|h| h.code == "OK"));
+}
+
+#[tokio::test]
+async fn a_rate_limited_account_is_throttled_with_429() {
+    let cloud = cloud(config().with_rate_limit(1)).await;
+    let mut failures = Vec::new();
+    for i in 0..2 {
+        let call = cloud.request(
+            WAF,
+            EntityKind::Ip,
+            &format!("198.51.100.{}", 90 + i),
+            &WAF_SETTINGS,
+            &format!("key-rate-{i}"),
+        );
+        if let Err(failure) = cloud.execute(call).await {
+            failures.push(failure);
+        }
+    }
+    assert!(!failures.is_empty(), "nothing was throttled");
+    for failure in &failures {
+        assert_failure(failure, FailureKind::Throttled, true, "APIGW.0308");
+    }
+    assert!(cloud.simulator.requests().iter().any(|h| h.status == 429));
+}

@@ -350,3 +350,53 @@ async fn plan_says_what_would_change_without_calling_out() {
     assert!(plan.changes[0].contains("outbound"), "{:?}", plan.changes);
     assert!(cloud.simulator.requests().is_empty());
 }
+
+#[tokio::test]
+async fn an_ipv6_literal_endpoint_is_signed_with_its_brackets() {
+    let cloud = Cloud::start_ipv6(
+        guests::TENCENT_CLOUD,
+        "ap-guangzhou",
+        config(),
+        SECRET_ID,
+        SECRET_KEY,
+    )
+    .await;
+    let call = cloud.request(
+        WAF,
+        EntityKind::Ip,
+        "198.51.100.81",
+        &waf_settings(),
+        "key-v6-endpoint",
+    );
+    cloud.execute(call).await.unwrap();
+    assert_eq!(cloud.simulator.tencent_waf_rules().len(), 1);
+    assert!(cloud.simulator.requests().iter().all(|h| h.code == "OK"));
+}
+
+#[tokio::test]
+async fn a_rate_limited_account_is_throttled_and_the_failure_is_retryable() {
+    // Two requests per second: the third block in a row meets the limit.
+    let cloud = cloud(config().with_rate_limit(2)).await;
+    let mut failures = Vec::new();
+    for i in 0..3 {
+        let call = cloud.request(
+            CFW,
+            EntityKind::Ip,
+            &format!("198.51.100.{}", 90 + i),
+            &[],
+            &format!("key-rate-{i}"),
+        );
+        if let Err(failure) = cloud.execute(call).await {
+            failures.push(failure);
+        }
+    }
+    assert!(!failures.is_empty(), "nothing was throttled");
+    for failure in &failures {
+        assert_failure(
+            failure,
+            FailureKind::Throttled,
+            true,
+            "RequestLimitExceeded",
+        );
+    }
+}
