@@ -103,8 +103,10 @@ pub fn setting(name: &str, description: &str, required: bool) -> SettingSpec {
     }
 }
 
-/// The outcome of an undo that found nothing to undo.
-pub fn already_gone(detail: String) -> crate::types::Outcome {
+/// A success that changed nothing and leaves nothing to revert: a revert
+/// that found nothing to undo, or an execute that found the target already
+/// in the requested state by someone else's doing.
+pub fn unchanged(detail: String) -> crate::types::Outcome {
     crate::types::Outcome {
         detail,
         changed: false,

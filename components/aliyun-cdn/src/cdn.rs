@@ -17,7 +17,7 @@
 //! listed on a first attempt is reported as already blocked with nothing
 //! to revert; on a retry it is taken as this task's own earlier attempt.
 
-use riposte_sdk::action::{self, already_gone};
+use riposte_sdk::action::{self, unchanged};
 use riposte_sdk::aliyun::RpcClient;
 use riposte_sdk::entity::IpOrCidr;
 use riposte_sdk::log;
@@ -125,7 +125,7 @@ pub(crate) fn execute(request: &ActionRequest) -> Result<Outcome, Failure> {
     let mut list = Blacklist::read(&client, &domain)?;
     let changed = if list.contains(&entry) {
         if request.attempt <= 1 {
-            return Ok(already_gone(format!(
+            return Ok(unchanged(format!(
                 "{entry} is already on the IP blacklist of `{domain}`"
             )));
         }
@@ -164,7 +164,7 @@ pub(crate) fn revert(request: &ActionRequest, token: &str) -> Result<Outcome, Fa
     let client = RpcClient::new(&credential, &request.target.endpoint, VERSION)?;
     let mut list = Blacklist::read(&client, &token.domain)?;
     if !list.contains(&entry) {
-        return Ok(already_gone(format!(
+        return Ok(unchanged(format!(
             "{entry} was already off the IP blacklist of `{}`",
             token.domain
         )));

@@ -18,7 +18,7 @@
 //!
 //! The calls allow 20 requests per second per account.
 
-use riposte_sdk::action::{self, already_gone};
+use riposte_sdk::action::{self, unchanged};
 use riposte_sdk::aliyun::RpcClient;
 use riposte_sdk::types::{ActionRequest, Failure, FailureKind, Outcome, PlanOutcome};
 use riposte_sdk::{failure, log};
@@ -134,7 +134,7 @@ pub(crate) fn revert(request: &ActionRequest, token: &str) -> Result<Outcome, Fa
             revert_token: None,
             items: Vec::new(),
         }),
-        Err(failure) if failure.kind == FailureKind::NotFound => Ok(already_gone(format!(
+        Err(failure) if failure.kind == FailureKind::NotFound => Ok(unchanged(format!(
             "DCDN WAF rule {} was already gone",
             token.rule_id
         ))),

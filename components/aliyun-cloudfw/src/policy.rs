@@ -1,7 +1,7 @@
 //! One access control policy per call: what each action asks for, and
 //! the lookup, add, delete and plan around it.
 
-use riposte_sdk::action::{self, already_gone};
+use riposte_sdk::action::{self, unchanged};
 use riposte_sdk::aliyun::RpcClient;
 use riposte_sdk::entity::{Domain, IpOrCidr};
 use riposte_sdk::types::{ActionRequest, EntityKind, Failure, FailureKind, Outcome, PlanOutcome};
@@ -271,7 +271,7 @@ pub(crate) fn revert(
             revert_token: None,
             items: Vec::new(),
         }),
-        Err(failure) if failure.kind == FailureKind::NotFound => Ok(already_gone(format!(
+        Err(failure) if failure.kind == FailureKind::NotFound => Ok(unchanged(format!(
             "Cloud Firewall policy {} was already gone",
             token.acl_uuid
         ))),

@@ -26,7 +26,7 @@
 //! days, on the provider side. Revert looks the address up and deletes it
 //! only when listed.
 
-use riposte_sdk::action::{self, already_gone, setting};
+use riposte_sdk::action::{self, setting, unchanged};
 use riposte_sdk::aliyun::RpcClient;
 use riposte_sdk::entity::IpOrCidr;
 use riposte_sdk::types::{
@@ -199,7 +199,7 @@ impl riposte_sdk::Guest for AliyunDdoscoo {
 
         let changed = if listed(&client, entry.list, &entry.instance_id, &entry.ip)? {
             if request.attempt <= 1 {
-                return Ok(already_gone(format!(
+                return Ok(unchanged(format!(
                     "{} is already on the {} of {}",
                     entry.ip,
                     entry.list.label(),
@@ -261,7 +261,7 @@ impl riposte_sdk::Guest for AliyunDdoscoo {
         })?;
         let credential = action::credential(&request, "aliyun-ddoscoo")?;
         let client = RpcClient::new(&credential, &request.target.endpoint, VERSION)?;
-        let gone = || already_gone(format!("{} was already off the {}", token.ip, list.label()));
+        let gone = || unchanged(format!("{} was already off the {}", token.ip, list.label()));
         match listed(&client, list, &token.instance_id, &token.ip) {
             Ok(true) => {}
             Ok(false) => return Ok(gone()),

@@ -25,7 +25,7 @@
 //!   since 2024-07-08 an unknown rule id answers
 //!   `InvalidParam.SecurityGroupRuleId`, which means already gone.
 
-use riposte_sdk::action::{self, already_gone, setting};
+use riposte_sdk::action::{self, setting, unchanged};
 use riposte_sdk::aliyun::RpcClient;
 use riposte_sdk::entity::IpOrCidr;
 use riposte_sdk::types::{
@@ -209,7 +209,7 @@ impl riposte_sdk::Guest for AliyunEcs {
             return outcome(&block, own, false);
         }
         if let Some(other) = existing.first() {
-            return Ok(already_gone(format!(
+            return Ok(unchanged(format!(
                 "security group {} already drops {} (rule {})",
                 block.security_group_id, block.source, other["SecurityGroupRuleId"]
             )));
@@ -279,7 +279,7 @@ impl riposte_sdk::Guest for AliyunEcs {
                 if failure.kind == FailureKind::NotFound
                     || failure.message.contains("InvalidParam.SecurityGroupRuleId") =>
             {
-                Ok(already_gone(format!(
+                Ok(unchanged(format!(
                     "rule {} of {} was already gone",
                     token.rule_id, token.security_group_id
                 )))

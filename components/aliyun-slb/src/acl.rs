@@ -1,6 +1,6 @@
 //! One ACL entry per call, on either load balancer.
 
-use riposte_sdk::action::{self, already_gone};
+use riposte_sdk::action::{self, unchanged};
 use riposte_sdk::aliyun::RpcClient;
 use riposte_sdk::entity::IpOrCidr;
 use riposte_sdk::types::{ActionRequest, Failure, FailureKind, Outcome, PlanOutcome};
@@ -176,7 +176,7 @@ pub(crate) fn execute(request: &ActionRequest, balancer: Balancer) -> Result<Out
         if *comment == entry.marker {
             return outcome(balancer, &entry, false, None);
         }
-        return Ok(already_gone(format!(
+        return Ok(unchanged(format!(
             "{} is already in ACL {} (comment `{comment}`)",
             entry.entry, entry.acl_id
         )));
@@ -258,7 +258,7 @@ pub(crate) fn revert(
     let credential = action::credential(request, "aliyun-slb")?;
     let client = RpcClient::new(&credential, &request.target.endpoint, balancer.version())?;
     let gone = || {
-        already_gone(format!(
+        unchanged(format!(
             "{} was already out of ACL {}",
             token.entry, token.acl_id
         ))

@@ -24,7 +24,7 @@
 
 use std::net::IpAddr;
 
-use riposte_sdk::action::{self, already_gone};
+use riposte_sdk::action::{self, unchanged};
 use riposte_sdk::entity::IpOrCidr;
 use riposte_sdk::huawei::{ApiClient, Call};
 use riposte_sdk::types::{ActionRequest, Failure, FailureKind, Outcome, PlanOutcome};
@@ -127,7 +127,7 @@ pub(crate) fn execute(request: &ActionRequest) -> Result<Outcome, Failure> {
         return outcome(&block, list_id, false);
     }
     if let Some(other) = same.first() {
-        return Ok(already_gone(format!(
+        return Ok(unchanged(format!(
             "{} is already on the black list of protection object {} (entry {})",
             block.address, block.object_id, other["list_id"]
         )));
@@ -209,7 +209,7 @@ pub(crate) fn revert(request: &ActionRequest, token: &str) -> Result<Outcome, Fa
             revert_token: None,
             items: Vec::new(),
         }),
-        Err(failure) if failure.kind == FailureKind::NotFound => Ok(already_gone(format!(
+        Err(failure) if failure.kind == FailureKind::NotFound => Ok(unchanged(format!(
             "black-list entry {} ({}) was already gone",
             token.list_id, token.address
         ))),

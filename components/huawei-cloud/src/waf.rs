@@ -15,7 +15,7 @@
 //!   (<https://support.huaweicloud.com/api-waf/DeleteWhiteBlackIpRule.html>):
 //!   404 means already gone.
 
-use riposte_sdk::action::{self, already_gone};
+use riposte_sdk::action::{self, unchanged};
 use riposte_sdk::huawei::{ApiClient, Call};
 use riposte_sdk::types::{ActionRequest, Failure, FailureKind, Outcome, PlanOutcome};
 use riposte_sdk::{failure, log};
@@ -157,7 +157,7 @@ pub(crate) fn revert(request: &ActionRequest, token: &str) -> Result<Outcome, Fa
             revert_token: None,
             items: Vec::new(),
         }),
-        Err(failure) if failure.kind == FailureKind::NotFound => Ok(already_gone(format!(
+        Err(failure) if failure.kind == FailureKind::NotFound => Ok(unchanged(format!(
             "WAF rule {} ({}) was already gone",
             token.rule_id, token.address
         ))),

@@ -19,7 +19,7 @@
 //! Each direction is deleted by its own call on revert, so one already
 //! removed by hand does not keep the other in place.
 
-use riposte_sdk::action::{self, already_gone};
+use riposte_sdk::action::{self, unchanged};
 use riposte_sdk::entity::IpOrCidr;
 use riposte_sdk::sign::Timestamp;
 use riposte_sdk::tencent::ApiClient;
@@ -163,7 +163,7 @@ pub(crate) fn revert(request: &ActionRequest, token: &str) -> Result<Outcome, Fa
         }
     }
     if removed.is_empty() {
-        return Ok(already_gone(format!(
+        return Ok(unchanged(format!(
             "{} was already off the Cloud Firewall block list",
             token.ip
         )));

@@ -22,7 +22,7 @@
 //!   `RuleIds`; answers `FailedCount`. `ResourceNotFound` means already
 //!   gone; a non-zero `FailedCount` is a retryable failure.
 
-use riposte_sdk::action::{self, already_gone};
+use riposte_sdk::action::{self, unchanged};
 use riposte_sdk::tencent::ApiClient;
 use riposte_sdk::types::{ActionRequest, Failure, FailureKind, Outcome, PlanOutcome};
 use riposte_sdk::{clock, failure, log};
@@ -141,7 +141,7 @@ pub(crate) fn execute(request: &ActionRequest) -> Result<Outcome, Failure> {
         return outcome(&block, rule_id, false);
     }
     if let Some(other) = existing.first() {
-        return Ok(already_gone(format!(
+        return Ok(unchanged(format!(
             "{} is already on the WAF block list of `{}` (rule {}); nothing to add or undo",
             block.address, block.domain, other["RuleId"]
         )));
@@ -226,7 +226,7 @@ pub(crate) fn revert(request: &ActionRequest, token: &str) -> Result<Outcome, Fa
             revert_token: None,
             items: Vec::new(),
         }),
-        Err(failure) if failure.kind == FailureKind::NotFound => Ok(already_gone(format!(
+        Err(failure) if failure.kind == FailureKind::NotFound => Ok(unchanged(format!(
             "WAF rule {} of `{}` was already gone",
             token.rule_id, token.domain
         ))),
