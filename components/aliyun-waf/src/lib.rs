@@ -3,12 +3,20 @@
 //! `AliyunWafBlockIP` blocks an IP or CIDR with an `ip_blacklist` defense
 //! rule in a protection template, and reverts by deleting that rule.
 //!
+//! `CreateDefenseRule` takes no client token, so `execute` first looks for
+//! the rule it would create, by its name (derived from the task's
+//! idempotency key, the same on every attempt), with
+//! `DescribeDefenseRules`: a retry after a lost answer finds the rule the
+//! first attempt made instead of adding a second one.
+//!
 //! API: WAF OpenAPI version 2021-10-01, RPC style, `POST /`, scalar
 //! parameters in the query and the `Rules` JSON in a form body, signed with
 //! ACS3-HMAC-SHA256.
 //! - `CreateDefenseRule`: <https://www.alibabacloud.com/help/en/waf/web-application-firewall-3-0/developer-reference/api-waf-openapi-2021-10-01-createdefenserule>
 //! - `DeleteDefenseRule`: parameters as used by the official Terraform
 //!   provider (`alicloud/resource_alicloud_wafv3_defense_rule.go`).
+//! - `DescribeDefenseRules`: <https://www.alibabacloud.com/help/en/waf/web-application-firewall-3-0/developer-reference/api-waf-openapi-2021-10-01-describedefenserules>
+//!   (`Query` is a JSON object of filters: `templateId`, `scene`, `name`).
 //! - The rule object keys (`name`, `status`, `remoteAddr`, `action`) and the
 //!   `RuleIds` answer follow the same Terraform source; see
 //!   `shared/reference/providers.md` §1.4.1.
@@ -129,6 +137,13 @@ impl riposte_sdk::Guest for AliyunWaf {
         let client = RpcClient::new(&credential, &request.target.endpoint, VERSION)?;
 
         let name = rule_name(&request);
+        if let Some(rule_id) = find_rule(&client, &target, &name)? {
+            log::info(&format!(
+                "rule {rule_id} (`{name}`) already blocks {}",
+                request.entity.value
+            ));
+            return blocked(&request, target, rule_id, &name, false);
+        }
         let rules = serde_json::json!([{
             "name": name,
             "status": 1,
@@ -158,23 +173,7 @@ impl riposte_sdk::Guest for AliyunWaf {
             }
         };
         log::info(&format!("rule {rule_ids} blocks {}", request.entity.value));
-        let token = RevertToken {
-            instance_id: target.instance_id.clone(),
-            template_id: target.template_id,
-            region_id: target.region_id,
-            rule_ids: rule_ids.clone(),
-        };
-        Ok(Outcome {
-            detail: format!(
-                "WAF rule {rule_ids} (`{name}`) blocks {} on instance {}",
-                request.entity.value, target.instance_id
-            ),
-            changed: true,
-            revert_token: Some(
-                serde_json::to_string(&token).map_err(|e| failure::internal(e.to_string()))?,
-            ),
-            items: Vec::new(),
-        })
+        blocked(&request, target, rule_ids, &name, true)
     }
 
     fn revert(request: ActionRequest, token: String) -> Result<Outcome, Failure> {
@@ -231,6 +230,85 @@ impl riposte_sdk::Guest for AliyunWaf {
             reversible: true,
         })
     }
+}
+
+/// The id of the `ip_blacklist` rule called `name` in the target's
+/// template, if there is one.
+fn find_rule(
+    client: &RpcClient,
+    target: &WafTarget,
+    name: &str,
+) -> Result<Option<String>, Failure> {
+    let template: u64 = target.template_id.parse().map_err(|_| {
+        failure::invalid_input(format!(
+            "setting `template-id` is `{}`, not a WAF template id (an integer)",
+            target.template_id
+        ))
+    })?;
+    let query = serde_json::json!({
+        "templateId": template,
+        "scene": "ip_blacklist",
+        "name": name,
+    })
+    .to_string();
+    let answer = client.call(
+        "DescribeDefenseRules",
+        &[
+            ("DefenseType", "template"),
+            ("InstanceId", &target.instance_id),
+            ("PageNumber", "1"),
+            ("PageSize", "10"),
+            ("Query", &query),
+            ("RegionId", &target.region_id),
+        ],
+        &[],
+    )?;
+    let found = answer["Rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|rule| rule["RuleName"].as_str() == Some(name))
+        .and_then(|rule| match &rule["RuleId"] {
+            serde_json::Value::Number(id) => Some(id.to_string()),
+            serde_json::Value::String(id) => Some(id.clone()),
+            _ => None,
+        });
+    Ok(found)
+}
+
+/// The outcome of a block by rule `rule_ids`, with its revert token.
+fn blocked(
+    request: &ActionRequest,
+    target: WafTarget,
+    rule_ids: String,
+    name: &str,
+    changed: bool,
+) -> Result<Outcome, Failure> {
+    let detail = if changed {
+        format!(
+            "WAF rule {rule_ids} (`{name}`) blocks {} on instance {}",
+            request.entity.value, target.instance_id
+        )
+    } else {
+        format!(
+            "WAF rule {rule_ids} (`{name}`) already blocked {} on instance {}",
+            request.entity.value, target.instance_id
+        )
+    };
+    let token = RevertToken {
+        instance_id: target.instance_id,
+        template_id: target.template_id,
+        region_id: target.region_id,
+        rule_ids,
+    };
+    Ok(Outcome {
+        detail,
+        changed,
+        revert_token: Some(
+            serde_json::to_string(&token).map_err(|e| failure::internal(e.to_string()))?,
+        ),
+        items: Vec::new(),
+    })
 }
 
 /// Refuses what an `ip_blacklist` rule cannot hold before any request:

@@ -63,20 +63,9 @@ async fn the_javascript_signed_webhook_component_passes_the_kit() {
 async fn the_bundled_aliyun_waf_component_is_checked_against_the_simulator() {
     let report = check(wasm(guests::ALIYUN_WAF), BackendChoice::Auto).await;
     assert!(report.backend.contains("provider simulator"), "{report}");
-    // TODO(#8): a repeated CreateDefenseRule with the same rule name makes
-    // a second rule: the component cannot look its rule up (the simulator
-    // serves no DescribeDefenseRules yet), so a retried block leaves a
-    // rule behind after revert. Until then these three are expected to
-    // fail, and every other check to pass; fixing it must update this list.
-    assert_eq!(
-        failed(&report),
-        [
-            "AliyunWafBlockIP `ip`: repeated execute is idempotent",
-            "AliyunWafBlockIP `ip`: revert after execute restores the state",
-            "AliyunWafBlockIP `ip`: a second revert is a success that changes nothing",
-        ],
-        "{report}"
-    );
+    // A repeated execute finds the rule by name instead of adding another
+    // (it used to leave a second rule behind after revert).
+    assert!(failed(&report).is_empty(), "{report}");
     for kind in ["domain", "url", "account"] {
         let name = format!("AliyunWafBlockIP refuses `{kind}` with invalid-input");
         assert_eq!(

@@ -11,6 +11,13 @@
 //!   answers `RuleIds` as a comma-separated string.
 //! - `DeleteDefenseRule`: `InstanceId`, `DefenseType`, `TemplateId`,
 //!   `RegionId`, `RuleIds` (comma-separated).
+//! - `DescribeDefenseRules`
+//!   (<https://www.alibabacloud.com/help/en/waf/web-application-firewall-3-0/developer-reference/api-waf-openapi-2021-10-01-describedefenserules>):
+//!   `InstanceId`, `RegionId`, `DefenseType`, `PageNumber`, `PageSize` and
+//!   `Query`, a JSON object of filters (`templateId`, `scene`, `name`);
+//!   answers `Rules` (each with `RuleId`, `RuleName`, `TemplateId`,
+//!   `DefenseScene`, `Status` and the rule as a JSON string in `Config`)
+//!   and `TotalCount`.
 //!
 //! The WAF-specific error codes (`Waf.NotFound.Instance`,
 //! `Waf.NotFound.Template`, `Waf.NotFound.Rule`, `Waf.Quota.Exceeded`) are
@@ -118,7 +125,10 @@ impl Waf {
 
     /// Whether `action` is one this module serves.
     pub(crate) fn serves(action: &str) -> bool {
-        matches!(action, "CreateDefenseRule" | "DeleteDefenseRule")
+        matches!(
+            action,
+            "CreateDefenseRule" | "DeleteDefenseRule" | "DescribeDefenseRules"
+        )
     }
 
     /// Runs `action`; the answer fields go next to `RequestId`.
@@ -130,6 +140,7 @@ impl Waf {
         match action {
             "CreateDefenseRule" => self.create_defense_rule(params),
             "DeleteDefenseRule" => self.delete_defense_rule(params),
+            "DescribeDefenseRules" => self.describe_defense_rules(params),
             other => Err(ApiError::not_found(
                 "InvalidAction.NotFound",
                 format!("action `{other}` is not served for version `{VERSION}`"),
@@ -186,6 +197,72 @@ impl Waf {
             self.rules.remove(id);
         }
         Ok(Map::new())
+    }
+
+    fn describe_defense_rules(&self, params: &Params) -> Result<Map<String, Value>, ApiError> {
+        let instance = params.required("InstanceId")?;
+        if !self.instances.contains_key(instance) {
+            return Err(ApiError::not_found(
+                "Waf.NotFound.Instance",
+                format!("WAF instance `{instance}` does not exist"),
+            ));
+        }
+        let number = |name: &str, default: usize, max: usize| -> Result<usize, ApiError> {
+            match params.get(name) {
+                None => Ok(default),
+                Some(text) => text
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=max).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::invalid_parameter(name, format!("`{text}` is not 1 to {max}"))
+                    }),
+            }
+        };
+        let page = number("PageNumber", 1, usize::MAX)?;
+        let size = number("PageSize", 10, 100)?;
+        let query: Map<String, Value> = match params.get("Query") {
+            None | Some("") => Map::new(),
+            Some(text) => serde_json::from_str(text).map_err(|err| {
+                ApiError::invalid_parameter("Query", format!("not a JSON object: {err}"))
+            })?,
+        };
+        let template = query.get("templateId").and_then(Value::as_u64);
+        let name = query.get("name").and_then(Value::as_str);
+        let scene = query.get("scene").and_then(Value::as_str);
+        let matching: Vec<&WafRule> = self
+            .rules
+            .values()
+            .filter(|rule| rule.instance_id == instance)
+            .filter(|rule| template.is_none_or(|t| rule.template_id == t))
+            .filter(|rule| name.is_none_or(|n| rule.name == n))
+            .filter(|_| scene.is_none_or(|s| s == "ip_blacklist"))
+            .collect();
+        let rules: Vec<Value> = matching
+            .iter()
+            .skip((page - 1).saturating_mul(size))
+            .take(size)
+            .map(|rule| {
+                let config = serde_json::json!({
+                    "name": rule.name,
+                    "status": rule.status,
+                    "remoteAddr": rule.remote_addr,
+                    "action": rule.action,
+                });
+                serde_json::json!({
+                    "RuleId": rule.id,
+                    "RuleName": rule.name,
+                    "TemplateId": rule.template_id,
+                    "DefenseScene": "ip_blacklist",
+                    "Status": rule.status,
+                    "Config": config.to_string(),
+                })
+            })
+            .collect();
+        let mut answer = Map::new();
+        answer.insert("Rules".to_owned(), Value::Array(rules));
+        answer.insert("TotalCount".to_owned(), Value::from(matching.len()));
+        Ok(answer)
     }
 
     /// Checks `RegionId`, the instance, `DefenseType` and `TemplateId`, and
