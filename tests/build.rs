@@ -4,6 +4,8 @@
 
 use std::fmt::Write as _;
 
+use riposte_guest_build::Foreign;
+
 /// Package name and the constant the tests use.
 const GUESTS: &[(&str, &str)] = &[
     ("aliyun-waf", "ALIYUN_WAF"),
@@ -22,6 +24,23 @@ const GUESTS: &[(&str, &str)] = &[
     ("fixture-counter-trap", "FIXTURE_COUNTER_TRAP"),
 ];
 
+/// Components written in other languages: language, source folder, output
+/// name and constant.
+const FOREIGN: &[(Foreign, &str, &str, &str)] = &[
+    (
+        Foreign::Python,
+        "components/webhook-notify",
+        "webhook_notify",
+        "WEBHOOK_NOTIFY_PY",
+    ),
+    (
+        Foreign::JavaScript,
+        "components/webhook-signed",
+        "webhook_signed",
+        "WEBHOOK_SIGNED_JS",
+    ),
+];
+
 fn main() {
     let packages: Vec<&str> = GUESTS.iter().map(|(package, _)| *package).collect();
     let paths = riposte_guest_build::build(&packages);
@@ -33,6 +52,25 @@ fn main() {
             "/// The `{package}` component, built for wasm32-wasip2.\n\
              pub const {constant}: &str = {:?};",
             path.display().to_string()
+        )
+        .unwrap();
+    }
+    // Components in other languages: a missing toolchain fails the tests
+    // that need them (with the reason), not the whole build.
+    for (language, dir, name, constant) in FOREIGN {
+        let built = riposte_guest_build::build_foreign(*language, dir, name)
+            .map(|path| path.display().to_string());
+        if let Err(reason) = &built {
+            println!("cargo:warning=the `{name}` component was not built: {reason}");
+        }
+        writeln!(
+            generated,
+            "/// The `{name}` component ({dir}), or why it could not be built.\n\
+             pub const {constant}: Result<&str, &str> = {};",
+            match &built {
+                Ok(path) => format!("Ok({path:?})"),
+                Err(reason) => format!("Err({reason:?})"),
+            }
         )
         .unwrap();
     }

@@ -18,6 +18,8 @@
 //!   secrets and guest logging;
 //! - [`api`]: the HTTP API (axum): routes, tokens and roles, problem
 //!   documents, the OpenAPI document and metrics;
+//! - [`conformance`]: the conformance kit (`riposte component check`),
+//!   which checks a component against the contract on loopback;
 //! - [`vault`]: secrets sealed at rest under the master key;
 //! - [`daemon`]: the daemon assembled from a data directory (`riposte serve`);
 //! - [`demo`]: the end-to-end demo against the provider simulator.
@@ -30,6 +32,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod conformance;
 pub mod daemon;
 pub mod demo;
 pub mod engine;

@@ -29,6 +29,21 @@ pub fn wasm(path: &str) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|err| panic!("reading {path}: {err}"))
 }
 
+/// The bytes of a component written in another language, built by
+/// `build.rs` with componentize-py or componentize-js. Panics, loudly and
+/// with the reason, when its toolchain was missing or the build failed:
+/// these tests are never skipped.
+pub fn foreign(built: Result<&str, &str>) -> Vec<u8> {
+    match built {
+        Ok(path) => wasm(path),
+        Err(reason) => panic!(
+            "\n\n*** a Python or JavaScript component could not be built ***\n{reason}\n\
+             hint: `./scripts/guest-toolchains` installs componentize-py and componentize-js, \
+             then rebuild (`touch wit/component.wit`)\n"
+        ),
+    }
+}
+
 /// One request as the loopback server received it.
 #[derive(Debug, Clone)]
 pub struct Recorded {

@@ -14,7 +14,7 @@
 //! ACS3-HMAC-SHA256.
 //! - `DescribeDefenseRules`
 //!   (<https://help.aliyun.com/zh/waf/web-application-firewall-3-0/developer-reference/api-waf-openapi-2021-10-01-describedefenserules>):
-//!   the lookup before creating, with `Query` `{"name","scene"}`. The rule
+//!   the lookup before creating, with `Query` `{"name","scene","templateId"}`. The rule
 //!   name carries the task's idempotency key, so a rule of that name is
 //!   this task's own from an attempt whose answer was lost: it is reused,
 //!   never duplicated.
@@ -261,7 +261,11 @@ impl riposte_sdk::Guest for AliyunWaf {
         let client = RpcClient::new(&credential, &request.target.endpoint, VERSION)?;
         let name = action::marker(&request, 64);
 
-        let filter = json!({"name": name, "scene": kind.scene()}).to_string();
+        let mut filter = json!({"name": name, "scene": kind.scene()});
+        if let Ok(template) = target.template_id.parse::<u64>() {
+            filter["templateId"] = json!(template);
+        }
+        let filter = filter.to_string();
         let found = client.call(
             "DescribeDefenseRules",
             &target.query(&[("Query", &filter), ("PageSize", "10")]),

@@ -25,6 +25,8 @@ Commands that need no daemon:
   riposte serve                  start the daemon
   riposte demo [EVE_FILE...]     replay alerts against the provider simulator
   riposte inspect FILE.wasm      print what a handling component declares
+  riposte component check FILE.wasm
+                                 check a component against the contract
 
 Exit codes: 0 done; 1 the request failed, a line was refused or a script is
 invalid; 2 the command line, a local file or the configuration is wrong.";
@@ -329,6 +331,17 @@ pub enum ComponentCommand {
     },
     /// Make an installed version the active one (upgrade or rollback)
     Activate { name: String, version: String },
+    /// Check a .wasm file against the component contract in a local
+    /// sandbox (no daemon): describe, entity kinds, plan, execute, revert,
+    /// idempotency, typed failures, limits. Exits 1 when a check fails
+    Check {
+        file: PathBuf,
+        /// What to run it against: `auto` (the provider simulator for
+        /// components that call Alibaba Cloud, else the recording
+        /// endpoint), `endpoint` or `aliyun`
+        #[arg(long, default_value = "auto")]
+        backend: String,
+    },
     /// Remove a component with every version, or one inactive version
     Remove {
         name: String,

@@ -17,6 +17,7 @@
 //! to the API only. It never prints a token or a target secret.
 
 mod args;
+mod check;
 mod columns;
 mod config;
 mod http;
@@ -45,6 +46,10 @@ pub fn run(args: Vec<String>) -> ExitCode {
             };
         }
     };
+    if let args::Command::Component(args::ComponentCommand::Check { file, backend }) = &cli.command
+    {
+        return check::run(file, backend);
+    }
     match execute(cli) {
         Ok(code) => code,
         Err(fail) => {

@@ -368,6 +368,11 @@ fn component(command: &ComponentCommand) -> Result<Call, Fail> {
                 .json(&json!({"hosts": hosts, "secrets": secrets})),
             Role::Admin,
         ),
+        ComponentCommand::Check { .. } => {
+            return Err(Fail::usage(
+                "`component check` runs locally and sends nothing to the daemon",
+            ));
+        }
         ComponentCommand::Activate { name, version } => record(
             ApiRequest::post(path(&["components", name, "activate"]))
                 .json(&json!({"version": version})),

@@ -272,20 +272,6 @@ impl Engine {
         *planner = Arc::new(next);
     }
 
-    /// The installed components by name, and whether each is enabled.
-    pub fn components(&self) -> Vec<(Arc<Installed>, bool)> {
-        let planner = self.planner();
-        planner
-            .catalog
-            .components()
-            .into_values()
-            .map(|installed| {
-                let enabled = planner.catalog.is_enabled(&installed.component.info().name);
-                (installed, enabled)
-            })
-            .collect()
-    }
-
     /// The response rules, scripts (latest versions), targets and allowlist
     /// in force.
     pub fn rules(&self) -> Vec<RuleSpec> {

@@ -106,6 +106,7 @@ impl Runtime {
             refusals,
             requests: gate.requests.load(std::sync::atomic::Ordering::SeqCst),
             elapsed: started.elapsed(),
+            memory_bytes: state.limiter.memory_used,
         }
     }
 
@@ -214,6 +215,7 @@ impl CallReport<Returned> {
             refusals: self.refusals,
             requests: self.requests,
             elapsed: self.elapsed,
+            memory_bytes: self.memory_bytes,
         }
     }
 }

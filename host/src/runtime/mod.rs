@@ -164,6 +164,9 @@ pub struct CallReport<T> {
     pub requests: usize,
     /// How long the call took, instantiation included.
     pub elapsed: Duration,
+    /// Linear memory the instance held at the end of the call, summed over
+    /// its memories (0 when the call never instantiated).
+    pub memory_bytes: usize,
 }
 
 /// The sandbox host. Cheap to share behind an `Arc`; calls run
@@ -353,7 +356,7 @@ impl Runtime {
         request: wit::ActionRequest,
         limits: Option<&Limits>,
     ) -> CallReport<wit::Outcome> {
-        self.call_action(component, grant, limits, Invocation::Execute(request))
+        self.call_action(component, grant, limits, Invocation::Execute(request), true)
             .await
             .flatten(|returned| match returned {
                 Returned::Outcome(outcome) => outcome,
@@ -370,12 +373,18 @@ impl Runtime {
         token: String,
         limits: Option<&Limits>,
     ) -> CallReport<wit::Outcome> {
-        self.call_action(component, grant, limits, Invocation::Revert(request, token))
-            .await
-            .flatten(|returned| match returned {
-                Returned::Outcome(outcome) => outcome,
-                _ => unreachable!("revert returns an outcome"),
-            })
+        self.call_action(
+            component,
+            grant,
+            limits,
+            Invocation::Revert(request, token),
+            true,
+        )
+        .await
+        .flatten(|returned| match returned {
+            Returned::Outcome(outcome) => outcome,
+            _ => unreachable!("revert returns an outcome"),
+        })
     }
 
     /// Asks what `execute` would change, without changing it.
@@ -386,11 +395,61 @@ impl Runtime {
         request: wit::ActionRequest,
         limits: Option<&Limits>,
     ) -> CallReport<wit::PlanOutcome> {
-        self.call_action(component, grant, limits, Invocation::Plan(request))
+        self.call_action(component, grant, limits, Invocation::Plan(request), true)
             .await
             .flatten(|returned| match returned {
                 Returned::Plan(plan) => plan,
                 _ => unreachable!("plan returns a plan"),
+            })
+    }
+
+    /// Calls `describe` again, in a fresh instance with no grants (the
+    /// conformance kit checks that it answers the same every time).
+    pub async fn describe(&self, component: &LoadedComponent) -> CallReport<wit::ComponentInfo> {
+        let scope = CallScope {
+            component: component.label.clone(),
+            action: "describe".into(),
+            task_id: String::new(),
+            endpoint: None,
+            credential: None,
+        };
+        let report = self
+            .invoke(
+                &component.pre,
+                &Grant::default(),
+                &scope,
+                None,
+                Invocation::Describe,
+            )
+            .await;
+        report.flatten(|returned| match returned {
+            Returned::Info(info) => Ok(info),
+            _ => unreachable!("describe returns component info"),
+        })
+    }
+
+    /// Like [`Runtime::execute`] (`revert` false) or [`Runtime::plan`],
+    /// but without the host's check of the action and entity kind: the
+    /// conformance kit uses it to see whether the component itself
+    /// refuses what it did not declare.
+    pub(crate) async fn call_unchecked(
+        &self,
+        component: &LoadedComponent,
+        grant: &Grant,
+        request: wit::ActionRequest,
+        plan: bool,
+    ) -> CallReport<()> {
+        let invocation = if plan {
+            Invocation::Plan(request)
+        } else {
+            Invocation::Execute(request)
+        };
+        self.call_action(component, grant, None, invocation, false)
+            .await
+            .flatten(|returned| match returned {
+                Returned::Outcome(result) => result.map(drop),
+                Returned::Plan(result) => result.map(drop),
+                Returned::Info(_) => unreachable!("actions do not describe"),
             })
     }
 
@@ -400,6 +459,7 @@ impl Runtime {
         grant: &Grant,
         limits: Option<&Limits>,
         invocation: Invocation,
+        checked: bool,
     ) -> CallReport<Returned> {
         let request = match &invocation {
             Invocation::Execute(r) | Invocation::Revert(r, _) | Invocation::Plan(r) => r,
@@ -417,8 +477,9 @@ impl Runtime {
             refusals: Vec::new(),
             requests: 0,
             elapsed: Duration::ZERO,
+            memory_bytes: 0,
         };
-        if let Err(failure) = check_request(component, request) {
+        if checked && let Err(failure) = check_request(component, request) {
             return early(failure);
         }
         let endpoint = match request.target.endpoint.as_str() {

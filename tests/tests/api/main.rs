@@ -5,6 +5,7 @@ mod access;
 mod components;
 mod errors;
 mod flow;
+mod foreign;
 mod secrets;
 
 use std::time::{Duration, Instant};

@@ -132,14 +132,17 @@ async fn block_sends_a_signed_create_defense_rule_and_keeps_a_revert_token() {
     assert_eq!(token["rule_ids"], "41822");
     assert_eq!(token["instance_id"], "waf_v2_public_cn-test");
 
-    // The lookup by rule name comes first (it finds no rule of this task),
-    // then the rule is created.
+    // First it looks for the rule a previous attempt may have made (the
+    // same name on every attempt), then creates it.
     let requests = setup.server.requests();
     assert_eq!(requests.len(), 2);
-    assert_eq!(
-        requests[0].header("x-acs-action"),
-        Some("DescribeDefenseRules")
-    );
+    let lookup = &requests[0];
+    assert_eq!(lookup.header("x-acs-action"), Some("DescribeDefenseRules"));
+    let query = pairs(lookup.target.split_once('?').unwrap().1);
+    let filters: serde_json::Value = serde_json::from_str(&unescape(&query["Query"])).unwrap();
+    assert_eq!(filters["templateId"], 1122);
+    assert_eq!(filters["scene"], "ip_blacklist");
+    assert!(filters["name"].as_str().unwrap().starts_with("riposte-"));
     let received = &requests[1];
     assert_eq!(received.method, "POST");
     assert_eq!(received.header("x-acs-action"), Some("CreateDefenseRule"));
@@ -246,4 +249,21 @@ async fn plan_describes_the_change_without_calling_out() {
         plan.changes
     );
     assert_eq!(setup.server.accepted(), 0);
+}
+
+/// Decodes `%XX` escapes (the query's values are percent-encoded).
+fn unescape(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            out.push(u8::from_str_radix(&text[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
 }

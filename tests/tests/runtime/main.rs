@@ -15,6 +15,7 @@ mod aliyun_slb;
 mod aliyun_waf;
 mod aliyun_waf_sim;
 mod cloud;
+mod conformance;
 mod containment;
 mod gate;
 mod huawei;

@@ -119,15 +119,12 @@ pub(crate) async fn send(
         ));
         return Err(call.refuse(&shown, refusal));
     }
-    let authority = uri.authority().map_or("", |a| a.as_str());
-    let origin = Origin::parse(uri.scheme_str().unwrap_or(""), authority)
-        .map_err(|refusal| call.refuse(&shown, refusal))?;
-    call.policy
-        .check_origin(&origin)
-        .map_err(|refusal| call.refuse(&shown, refusal))?;
-
     // The body is read whole before connecting, so an oversized one never
-    // reaches the wire. Provider API calls are small.
+    // reaches the wire (provider API calls are small), and before the
+    // origin is checked: a refused request then fails through its response
+    // future, where every client looks, instead of closing the body under
+    // the guest (StarlingMonkey's `fetch`, in JavaScript components, traps
+    // on a closed body).
     let (mut parts, body) = request.into_parts();
     let body = match Limited::new(body, call.request_body_limit).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -141,6 +138,13 @@ pub(crate) async fn send(
             }
         },
     };
+
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    let origin = Origin::parse(uri.scheme_str().unwrap_or(""), authority)
+        .map_err(|refusal| call.refuse(&shown, refusal))?;
+    call.policy
+        .check_origin(&origin)
+        .map_err(|refusal| call.refuse(&shown, refusal))?;
 
     let addresses = resolve(&call, &origin).await?;
     let addresses = call

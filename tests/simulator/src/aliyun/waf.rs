@@ -11,13 +11,13 @@
 //!   answers `RuleIds` as a comma-separated string.
 //! - `DeleteDefenseRule`: `InstanceId`, `DefenseType`, `TemplateId`,
 //!   `RegionId`, `RuleIds` (comma-separated).
-//!
 //! - `DescribeDefenseRules`
-//!   (<https://help.aliyun.com/zh/waf/web-application-firewall-3-0/developer-reference/api-waf-openapi-2021-10-01-describedefenserules>):
-//!   `InstanceId`, `TemplateId`, `DefenseType`, `RuleType`, and `Query`, a
-//!   JSON filter with `name`, `scene` and `templateId`; answers `Rules[]`
-//!   of `{RuleId, RuleName, DefenseScene, TemplateId, Status, Config}` and
-//!   `TotalCount`.
+//!   (<https://www.alibabacloud.com/help/en/waf/web-application-firewall-3-0/developer-reference/api-waf-openapi-2021-10-01-describedefenserules>):
+//!   `InstanceId`, `RegionId`, `DefenseType`, `PageNumber`, `PageSize` and
+//!   `Query`, a JSON object of filters (`templateId`, `scene`, `name`);
+//!   answers `Rules` (each with `RuleId`, `RuleName`, `TemplateId`,
+//!   `DefenseScene`, `Status` and the rule as a JSON string in `Config`)
+//!   and `TotalCount`.
 //!
 //! `whitelist` rules are `{name, status, conditions, tags}` with IP
 //! conditions `{key:"IP", opValue:"contain", values:"a,b"}` and the
@@ -238,55 +238,6 @@ impl Waf {
         Ok(answer)
     }
 
-    fn describe_defense_rules(&self, params: &Params) -> Result<Map<String, Value>, ApiError> {
-        let instance = params.required("InstanceId")?;
-        let template = self.template(instance, params)?;
-        let query: Map<String, Value> = match params.get("Query") {
-            Some(text) => serde_json::from_str(text).map_err(|err| {
-                ApiError::invalid_parameter("Query", format!("not a JSON object: {err}"))
-            })?,
-            None => Map::new(),
-        };
-        let wanted = |key: &str| query.get(key).and_then(Value::as_str);
-        let number = |name: &str, default: usize| {
-            params
-                .get(name)
-                .and_then(|v| v.parse::<usize>().ok())
-                .unwrap_or(default)
-        };
-        let (page, size) = (
-            number("PageNumber", 1).max(1),
-            number("PageSize", 10).clamp(1, 100),
-        );
-        let matching: Vec<&WafRule> = self
-            .rules
-            .values()
-            .filter(|rule| rule.instance_id == instance && rule.template_id == template)
-            .filter(|rule| wanted("name").is_none_or(|name| rule.name == name))
-            .filter(|rule| wanted("scene").is_none_or(|scene| rule.scene == scene))
-            .collect();
-        let rules: Vec<Value> = matching
-            .iter()
-            .skip((page - 1) * size)
-            .take(size)
-            .map(|rule| {
-                let config = serde_json::json!({
-                    "name": rule.name, "status": rule.status, "remoteAddr": rule.remote_addr,
-                    "action": rule.action, "tags": rule.tags,
-                });
-                serde_json::json!({
-                    "RuleId": rule.id, "RuleName": rule.name, "DefenseScene": rule.scene,
-                    "TemplateId": rule.template_id, "Status": rule.status,
-                    "Config": config.to_string(),
-                })
-            })
-            .collect();
-        let mut answer = Map::new();
-        answer.insert("TotalCount".to_owned(), Value::from(matching.len()));
-        answer.insert("Rules".to_owned(), Value::Array(rules));
-        Ok(answer)
-    }
-
     fn delete_defense_rule(&mut self, params: &Params) -> Result<Map<String, Value>, ApiError> {
         let instance = params.required("InstanceId")?;
         let rule_ids = params.required("RuleIds")?;
@@ -309,6 +260,73 @@ impl Waf {
             self.rules.remove(id);
         }
         Ok(Map::new())
+    }
+
+    fn describe_defense_rules(&self, params: &Params) -> Result<Map<String, Value>, ApiError> {
+        let instance = params.required("InstanceId")?;
+        if !self.instances.contains_key(instance) {
+            return Err(ApiError::not_found(
+                "Waf.NotFound.Instance",
+                format!("WAF instance `{instance}` does not exist"),
+            ));
+        }
+        let number = |name: &str, default: usize, max: usize| -> Result<usize, ApiError> {
+            match params.get(name) {
+                None => Ok(default),
+                Some(text) => text
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=max).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::invalid_parameter(name, format!("`{text}` is not 1 to {max}"))
+                    }),
+            }
+        };
+        let page = number("PageNumber", 1, usize::MAX)?;
+        let size = number("PageSize", 10, 100)?;
+        let query: Map<String, Value> = match params.get("Query") {
+            None | Some("") => Map::new(),
+            Some(text) => serde_json::from_str(text).map_err(|err| {
+                ApiError::invalid_parameter("Query", format!("not a JSON object: {err}"))
+            })?,
+        };
+        let template = query.get("templateId").and_then(Value::as_u64);
+        let name = query.get("name").and_then(Value::as_str);
+        let scene = query.get("scene").and_then(Value::as_str);
+        let matching: Vec<&WafRule> = self
+            .rules
+            .values()
+            .filter(|rule| rule.instance_id == instance)
+            .filter(|rule| template.is_none_or(|t| rule.template_id == t))
+            .filter(|rule| name.is_none_or(|n| rule.name == n))
+            .filter(|rule| scene.is_none_or(|s| rule.scene == s))
+            .collect();
+        let rules: Vec<Value> = matching
+            .iter()
+            .skip((page - 1).saturating_mul(size))
+            .take(size)
+            .map(|rule| {
+                let config = serde_json::json!({
+                    "name": rule.name,
+                    "status": rule.status,
+                    "remoteAddr": rule.remote_addr,
+                    "action": rule.action,
+                    "tags": rule.tags,
+                });
+                serde_json::json!({
+                    "RuleId": rule.id,
+                    "RuleName": rule.name,
+                    "TemplateId": rule.template_id,
+                    "DefenseScene": rule.scene,
+                    "Status": rule.status,
+                    "Config": config.to_string(),
+                })
+            })
+            .collect();
+        let mut answer = Map::new();
+        answer.insert("Rules".to_owned(), Value::Array(rules));
+        answer.insert("TotalCount".to_owned(), Value::from(matching.len()));
+        Ok(answer)
     }
 
     /// Checks `RegionId`, the instance, `DefenseType` and `TemplateId`, and
