@@ -4,7 +4,16 @@
 use std::fmt::Write as _;
 
 /// Package name and the constant holding its bytes.
-const BUNDLED: &[(&str, &str)] = &[("aliyun-waf", "ALIYUN_WAF")];
+const BUNDLED: &[(&str, &str)] = &[
+    ("aliyun-waf", "ALIYUN_WAF"),
+    ("aliyun-cloudfw", "ALIYUN_CLOUDFW"),
+    ("aliyun-ecs", "ALIYUN_ECS"),
+    ("aliyun-slb", "ALIYUN_SLB"),
+    ("aliyun-ddoscoo", "ALIYUN_DDOSCOO"),
+    ("aliyun-cdn", "ALIYUN_CDN"),
+    ("tencent-cloud", "TENCENT_CLOUD"),
+    ("huawei-cloud", "HUAWEI_CLOUD"),
+];
 
 fn main() {
     let packages: Vec<&str> = BUNDLED.iter().map(|(package, _)| *package).collect();

@@ -9,6 +9,13 @@ use riposte_guest_build::Foreign;
 /// Package name and the constant the tests use.
 const GUESTS: &[(&str, &str)] = &[
     ("aliyun-waf", "ALIYUN_WAF"),
+    ("aliyun-cloudfw", "ALIYUN_CLOUDFW"),
+    ("aliyun-ecs", "ALIYUN_ECS"),
+    ("aliyun-slb", "ALIYUN_SLB"),
+    ("aliyun-ddoscoo", "ALIYUN_DDOSCOO"),
+    ("aliyun-cdn", "ALIYUN_CDN"),
+    ("tencent-cloud", "TENCENT_CLOUD"),
+    ("huawei-cloud", "HUAWEI_CLOUD"),
     ("fixture-hostile", "FIXTURE_HOSTILE"),
     ("fixture-trivial", "FIXTURE_TRIVIAL"),
     ("fixture-counter", "FIXTURE_COUNTER"),

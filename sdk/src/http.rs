@@ -473,6 +473,12 @@ fn from_code(code: ErrorCode) -> HttpError {
         | ErrorCode::TlsProtocolError
         | ErrorCode::TlsCertificateError
         | ErrorCode::TlsAlertReceived(_) => HttpError::Unreachable(format!("{code:?}")),
+        // wasmtime-wasi-http reports a connection the server closed or
+        // reset before a complete response this way: a transient fault of
+        // the path, worth a retry, not a malformed answer.
+        ErrorCode::HttpProtocolError => HttpError::Unreachable(
+            "the connection closed before a complete response (HttpProtocolError)".into(),
+        ),
         other => HttpError::Protocol(format!("{other:?}")),
     }
 }

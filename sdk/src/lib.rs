@@ -30,21 +30,28 @@
 //!   ([`HostCredential`]);
 //! - [`entity`]: parsing and normalization of IPs, CIDRs and domains, the
 //!   same code the host uses;
+//! - [`action`]: the checks and names every cloud action needs;
+//! - [`aliyun`], [`tencent`], [`huawei`]: signed API clients whose provider
+//!   errors become typed failures;
 //! - [`log`]: structured log lines into the host's log;
 //! - [`clock`]: the wall clock as the timestamps signers need.
 //!
 //! The signers, entity parsers and failure helpers are plain Rust and are
 //! unit-tested natively; only the calls into the host need a Wasm runtime.
 
+pub mod action;
 pub mod aliyun;
 pub mod clock;
 pub mod entity;
 pub mod failure;
 pub mod http;
+pub mod huawei;
 pub mod log;
 pub mod sign;
+pub mod tencent;
 
 mod credential;
+mod transport;
 
 pub use credential::HostCredential;
 

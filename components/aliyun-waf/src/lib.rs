@@ -1,33 +1,40 @@
 //! Alibaba Cloud WAF 3.0 handling component.
 //!
-//! `AliyunWafBlockIP` blocks an IP or CIDR with an `ip_blacklist` defense
-//! rule in a protection template, and reverts by deleting that rule.
+//! | action | scene | rule |
+//! |---|---|---|
+//! | `AliyunWafBlockIP` | `ip_blacklist` | `action` `block` |
+//! | `AliYunWafMonitorIP` | `ip_blacklist` | `action` `monitor` (log only) |
+//! | `WafWhiteListBatch` | `whitelist` | IP condition, bypasses the modules in `tags` |
 //!
-//! `CreateDefenseRule` takes no client token, so `execute` first looks for
-//! the rule it would create, by its name (derived from the task's
-//! idempotency key, the same on every attempt), with
-//! `DescribeDefenseRules`: a retry after a lost answer finds the rule the
-//! first attempt made instead of adding a second one.
+//! Each adds one defense rule to a protection template and reverts by
+//! deleting it.
 //!
 //! API: WAF OpenAPI version 2021-10-01, RPC style, `POST /`, scalar
 //! parameters in the query and the `Rules` JSON in a form body, signed with
 //! ACS3-HMAC-SHA256.
+//! - `DescribeDefenseRules`
+//!   (<https://help.aliyun.com/zh/waf/web-application-firewall-3-0/developer-reference/api-waf-openapi-2021-10-01-describedefenserules>):
+//!   the lookup before creating, with `Query` `{"name","scene","templateId"}`. The rule
+//!   name carries the task's idempotency key, so a rule of that name is
+//!   this task's own from an attempt whose answer was lost: it is reused,
+//!   never duplicated.
 //! - `CreateDefenseRule`: <https://www.alibabacloud.com/help/en/waf/web-application-firewall-3-0/developer-reference/api-waf-openapi-2021-10-01-createdefenserule>
 //! - `DeleteDefenseRule`: parameters as used by the official Terraform
 //!   provider (`alicloud/resource_alicloud_wafv3_defense_rule.go`).
-//! - `DescribeDefenseRules`: <https://www.alibabacloud.com/help/en/waf/web-application-firewall-3-0/developer-reference/api-waf-openapi-2021-10-01-describedefenserules>
-//!   (`Query` is a JSON object of filters: `templateId`, `scene`, `name`).
-//! - The rule object keys (`name`, `status`, `remoteAddr`, `action`) and the
-//!   `RuleIds` answer follow the same Terraform source; see
-//!   `shared/reference/providers.md` §1.4.1.
+//! - The rule object keys (`name`, `status`, `remoteAddr`, `action` for
+//!   `ip_blacklist`; `conditions` `{key:"IP", opValue:"contain", values}`
+//!   and `tags` for `whitelist`) and the `RuleIds` answer follow the same
+//!   Terraform source; see `shared/reference/providers.md` §1.4.1.
 
+use riposte_sdk::action::{self, setting};
 use riposte_sdk::aliyun::RpcClient;
 use riposte_sdk::types::{
     ActionInfo, ActionRequest, ComponentInfo, EntityKind, Failure, FailureKind, Outcome,
     PlanOutcome, SettingSpec,
 };
-use riposte_sdk::{HostCredential, export, failure, log};
+use riposte_sdk::{export, failure, log};
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 /// WAF OpenAPI version.
 const VERSION: &str = "2021-10-01";
@@ -38,7 +45,48 @@ const HOSTS: &[&str] = &[
     "https://wafopenapi.ap-southeast-1.aliyuncs.com",
 ];
 
+/// The modules a whitelist rule bypasses by default (the reference's
+/// example, §1.4.1).
+const DEFAULT_BYPASS: &str = "waf";
+
 struct AliyunWaf;
+
+/// What one action creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Block,
+    Monitor,
+    Whitelist,
+}
+
+impl Kind {
+    fn of(action: &str) -> Result<Self, Failure> {
+        match action {
+            "AliyunWafBlockIP" => Ok(Kind::Block),
+            "AliYunWafMonitorIP" => Ok(Kind::Monitor),
+            "WafWhiteListBatch" => Ok(Kind::Whitelist),
+            other => Err(failure::invalid_input(format!(
+                "aliyun-waf has no action `{other}`; it has `AliyunWafBlockIP`, \
+                 `AliYunWafMonitorIP` and `WafWhiteListBatch`"
+            ))),
+        }
+    }
+
+    fn scene(self) -> &'static str {
+        match self {
+            Kind::Block | Kind::Monitor => "ip_blacklist",
+            Kind::Whitelist => "whitelist",
+        }
+    }
+
+    fn verb(self) -> &'static str {
+        match self {
+            Kind::Block => "blocks",
+            Kind::Monitor => "monitors",
+            Kind::Whitelist => "allows",
+        }
+    }
+}
 
 /// What `revert` needs to delete the rule, kept by the host between
 /// `execute` and `revert`. Holds ids only, never credentials.
@@ -65,6 +113,17 @@ impl WafTarget {
             region_id: region_of(request),
         })
     }
+
+    fn query<'a>(&'a self, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        let mut query = vec![
+            ("DefenseType", "template"),
+            ("InstanceId", self.instance_id.as_str()),
+            ("RegionId", self.region_id.as_str()),
+            ("TemplateId", self.template_id.as_str()),
+        ];
+        query.extend_from_slice(extra);
+        query
+    }
 }
 
 /// The `RegionId` parameter accepts only these two values; anything not in
@@ -80,107 +139,187 @@ fn region_of(request: &ActionRequest) -> String {
     }
 }
 
-/// A rule name the operator can trace back to the task; the idempotency key
-/// is the same on every attempt.
-fn rule_name(request: &ActionRequest) -> String {
-    let key: String = request
-        .idempotency_key
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .take(24)
-        .collect();
-    format!("riposte-{key}")
+/// The rule object for `address`, named `name`.
+fn rule(request: &ActionRequest, kind: Kind, name: &str, address: &str) -> Value {
+    match kind {
+        Kind::Block | Kind::Monitor => json!({
+            "name": name,
+            "status": 1,
+            "remoteAddr": [address],
+            "action": if kind == Kind::Block { "block" } else { "monitor" },
+        }),
+        Kind::Whitelist => {
+            let tags: Vec<&str> = request
+                .setting("bypass-modules")
+                .filter(|v| !v.is_empty())
+                .unwrap_or(DEFAULT_BYPASS)
+                .split(',')
+                .map(str::trim)
+                .collect();
+            json!({
+                "name": name,
+                "status": 1,
+                "conditions": [{"key": "IP", "opValue": "contain", "values": address}],
+                "tags": tags,
+            })
+        }
+    }
+}
+
+fn rule_ids(value: &Value) -> Option<String> {
+    match value {
+        Value::String(ids) => Some(ids.clone()),
+        Value::Number(id) => Some(id.to_string()),
+        _ => None,
+    }
 }
 
 impl riposte_sdk::Guest for AliyunWaf {
     fn describe() -> ComponentInfo {
+        let settings = |whitelist: bool| {
+            let mut settings: Vec<SettingSpec> = vec![
+                setting(
+                    "instance-id",
+                    "WAF instance id, e.g. waf_v2_public_cn-xxxx (DescribeInstance)",
+                    true,
+                ),
+                setting(
+                    "template-id",
+                    if whitelist {
+                        "id of the whitelist protection template"
+                    } else {
+                        "id of the ip_blacklist protection template"
+                    },
+                    true,
+                ),
+                setting(
+                    "region-id",
+                    "cn-hangzhou (mainland) or ap-southeast-1; defaults from the target region",
+                    false,
+                ),
+            ];
+            if whitelist {
+                settings.push(setting(
+                    "bypass-modules",
+                    "comma-separated modules the address bypasses (the rule's `tags`), \
+                     default `waf`",
+                    false,
+                ));
+            }
+            settings
+        };
+        let action = |id: &str, action_type: &str, description: &str, whitelist: bool| ActionInfo {
+            id: id.into(),
+            action_type: action_type.into(),
+            description: description.into(),
+            entity_kinds: vec![EntityKind::Ip, EntityKind::Cidr],
+            reversible: true,
+            retryable: true,
+            settings: settings(whitelist),
+        };
         ComponentInfo {
             name: "aliyun-waf".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            description: "Alibaba Cloud WAF 3.0: block IP addresses with defense rules".into(),
-            actions: vec![ActionInfo {
-                id: "AliyunWafBlockIP".into(),
-                action_type: "ip-block".into(),
-                description: "Block an IPv4/IPv6 address or CIDR with an ip_blacklist rule \
-                              in a WAF 3.0 protection template; revert deletes the rule"
-                    .into(),
-                entity_kinds: vec![EntityKind::Ip, EntityKind::Cidr],
-                reversible: true,
-                retryable: true,
-                settings: vec![
-                    setting(
-                        "instance-id",
-                        "WAF instance id, e.g. waf_v2_public_cn-xxxx (DescribeInstance)",
-                        true,
-                    ),
-                    setting(
-                        "template-id",
-                        "id of the ip_blacklist protection template",
-                        true,
-                    ),
-                    setting(
-                        "region-id",
-                        "cn-hangzhou (mainland) or ap-southeast-1; defaults from the target region",
-                        false,
-                    ),
-                ],
-            }],
+            description: "Alibaba Cloud WAF 3.0: block, monitor and allow IP addresses with \
+                          defense rules"
+                .into(),
+            actions: vec![
+                action(
+                    "AliyunWafBlockIP",
+                    "ip-block",
+                    "Block an IPv4/IPv6 address or CIDR with an ip_blacklist rule in a WAF 3.0 \
+                     protection template; revert deletes the rule. Domains are not supported",
+                    false,
+                ),
+                action(
+                    "AliYunWafMonitorIP",
+                    "ip-monitor",
+                    "Log (monitor, not block) requests from an IPv4/IPv6 address or CIDR with \
+                     an ip_blacklist rule whose action is monitor; revert deletes the rule. \
+                     Domains are not supported",
+                    false,
+                ),
+                action(
+                    "WafWhiteListBatch",
+                    "ip-allowlist",
+                    "Let an IPv4/IPv6 address or CIDR bypass WAF modules with a whitelist rule \
+                     in a WAF 3.0 protection template; revert deletes the rule. Domains are \
+                     not supported",
+                    true,
+                ),
+            ],
             hosts: HOSTS.iter().map(|h| h.to_string()).collect(),
             needs_credential: true,
         }
     }
 
     fn execute(request: ActionRequest) -> Result<Outcome, Failure> {
-        check_entity(&request)?;
+        let kind = Kind::of(&request.action)?;
+        let address = action::address(&request, true)?.to_string();
         let target = WafTarget::from_request(&request)?;
-        let credential = open_credential(&request)?;
+        let credential = action::credential(&request, "aliyun-waf")?;
         let client = RpcClient::new(&credential, &request.target.endpoint, VERSION)?;
+        let name = action::marker(&request, 64);
 
-        let name = rule_name(&request);
-        if let Some(rule_id) = find_rule(&client, &target, &name)? {
-            log::info(&format!(
-                "rule {rule_id} (`{name}`) already blocks {}",
-                request.entity.value
-            ));
-            return blocked(&request, target, rule_id, &name, false);
+        let mut filter = json!({"name": name, "scene": kind.scene()});
+        if let Ok(template) = target.template_id.parse::<u64>() {
+            filter["templateId"] = json!(template);
         }
-        let rules = serde_json::json!([{
-            "name": name,
-            "status": 1,
-            "remoteAddr": [request.entity.value],
-            "action": "block",
-        }])
-        .to_string();
-        let answer = client.call(
-            "CreateDefenseRule",
-            &[
-                ("DefenseScene", "ip_blacklist"),
-                ("DefenseType", "template"),
-                ("InstanceId", &target.instance_id),
-                ("RegionId", &target.region_id),
-                ("TemplateId", &target.template_id),
-            ],
-            &[("Rules", &rules)],
+        let filter = filter.to_string();
+        let found = client.call(
+            "DescribeDefenseRules",
+            &target.query(&[("Query", &filter), ("PageSize", "10")]),
+            &[],
         )?;
-
-        let rule_ids = match &answer["RuleIds"] {
-            serde_json::Value::String(ids) => ids.clone(),
-            serde_json::Value::Number(id) => id.to_string(),
-            other => {
-                return Err(failure::internal(format!(
-                    "CreateDefenseRule answered without `RuleIds` (got {other})"
-                )));
+        let own = found["Rules"]
+            .as_array()
+            .and_then(|rules| rules.iter().find(|rule| rule["RuleName"] == name.as_str()));
+        let (ids, changed) = match own {
+            Some(existing) => (rule_ids(&existing["RuleId"]), false),
+            None => {
+                let rules = json!([rule(&request, kind, &name, &address)]).to_string();
+                let answer = client.call(
+                    "CreateDefenseRule",
+                    &target.query(&[("DefenseScene", kind.scene())]),
+                    &[("Rules", &rules)],
+                )?;
+                (rule_ids(&answer["RuleIds"]), true)
             }
         };
-        log::info(&format!("rule {rule_ids} blocks {}", request.entity.value));
-        blocked(&request, target, rule_ids, &name, true)
+        let rule_ids = ids.ok_or_else(|| {
+            failure::internal("WAF answered without a rule id (`RuleIds` / `RuleId`)")
+        })?;
+        log::info(&format!("rule {rule_ids} {} {address}", kind.verb()));
+        let token = RevertToken {
+            instance_id: target.instance_id.clone(),
+            template_id: target.template_id,
+            region_id: target.region_id,
+            rule_ids: rule_ids.clone(),
+        };
+        Ok(Outcome {
+            detail: format!(
+                "WAF rule {rule_ids} (`{name}`){} {} {address} on instance {}",
+                if changed { "" } else { " already" },
+                kind.verb(),
+                target.instance_id
+            ),
+            changed,
+            revert_token: Some(
+                serde_json::to_string(&token).map_err(|e| failure::internal(e.to_string()))?,
+            ),
+            items: Vec::new(),
+        })
     }
 
     fn revert(request: ActionRequest, token: String) -> Result<Outcome, Failure> {
+        Kind::of(&request.action)?;
         let token: RevertToken = serde_json::from_str(&token).map_err(|err| {
-            failure::invalid_input(format!("revert token is not from AliyunWafBlockIP: {err}"))
+            failure::invalid_input(format!(
+                "revert token is not from `{}`: {err}",
+                request.action
+            ))
         })?;
-        let credential = open_credential(&request)?;
+        let credential = action::credential(&request, "aliyun-waf")?;
         let client = RpcClient::new(&credential, &request.target.endpoint, VERSION)?;
         let result = client.call(
             "DeleteDefenseRule",
@@ -196,7 +335,7 @@ impl riposte_sdk::Guest for AliyunWaf {
         match result {
             Ok(_) => Ok(Outcome {
                 detail: format!(
-                    "deleted WAF rule {}, unblocking {}",
+                    "deleted WAF rule {} for {}",
                     token.rule_ids, request.entity.value
                 ),
                 changed: true,
@@ -216,13 +355,19 @@ impl riposte_sdk::Guest for AliyunWaf {
     }
 
     fn plan(request: ActionRequest) -> Result<PlanOutcome, Failure> {
-        check_entity(&request)?;
+        let kind = Kind::of(&request.action)?;
+        let address = action::address(&request, true)?.to_string();
         let target = WafTarget::from_request(&request)?;
+        let what = match kind {
+            Kind::Block => "blocking",
+            Kind::Monitor => "monitoring",
+            Kind::Whitelist => "allowing",
+        };
         Ok(PlanOutcome {
             changes: vec![format!(
-                "create ip_blacklist rule `{}` blocking {} in template {} of WAF instance {} ({})",
-                rule_name(&request),
-                request.entity.value,
+                "create {} rule `{}` {what} {address} in template {} of WAF instance {} ({})",
+                kind.scene(),
+                action::marker(&request, 64),
                 target.template_id,
                 target.instance_id,
                 target.region_id
@@ -230,117 +375,6 @@ impl riposte_sdk::Guest for AliyunWaf {
             reversible: true,
         })
     }
-}
-
-/// The id of the `ip_blacklist` rule called `name` in the target's
-/// template, if there is one.
-fn find_rule(
-    client: &RpcClient,
-    target: &WafTarget,
-    name: &str,
-) -> Result<Option<String>, Failure> {
-    let template: u64 = target.template_id.parse().map_err(|_| {
-        failure::invalid_input(format!(
-            "setting `template-id` is `{}`, not a WAF template id (an integer)",
-            target.template_id
-        ))
-    })?;
-    let query = serde_json::json!({
-        "templateId": template,
-        "scene": "ip_blacklist",
-        "name": name,
-    })
-    .to_string();
-    let answer = client.call(
-        "DescribeDefenseRules",
-        &[
-            ("DefenseType", "template"),
-            ("InstanceId", &target.instance_id),
-            ("PageNumber", "1"),
-            ("PageSize", "10"),
-            ("Query", &query),
-            ("RegionId", &target.region_id),
-        ],
-        &[],
-    )?;
-    let found = answer["Rules"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|rule| rule["RuleName"].as_str() == Some(name))
-        .and_then(|rule| match &rule["RuleId"] {
-            serde_json::Value::Number(id) => Some(id.to_string()),
-            serde_json::Value::String(id) => Some(id.clone()),
-            _ => None,
-        });
-    Ok(found)
-}
-
-/// The outcome of a block by rule `rule_ids`, with its revert token.
-fn blocked(
-    request: &ActionRequest,
-    target: WafTarget,
-    rule_ids: String,
-    name: &str,
-    changed: bool,
-) -> Result<Outcome, Failure> {
-    let detail = if changed {
-        format!(
-            "WAF rule {rule_ids} (`{name}`) blocks {} on instance {}",
-            request.entity.value, target.instance_id
-        )
-    } else {
-        format!(
-            "WAF rule {rule_ids} (`{name}`) already blocked {} on instance {}",
-            request.entity.value, target.instance_id
-        )
-    };
-    let token = RevertToken {
-        instance_id: target.instance_id,
-        template_id: target.template_id,
-        region_id: target.region_id,
-        rule_ids,
-    };
-    Ok(Outcome {
-        detail,
-        changed,
-        revert_token: Some(
-            serde_json::to_string(&token).map_err(|e| failure::internal(e.to_string()))?,
-        ),
-        items: Vec::new(),
-    })
-}
-
-/// Refuses what an `ip_blacklist` rule cannot hold before any request:
-/// the host checks the kind too, but a component must not rely on it.
-fn check_entity(request: &ActionRequest) -> Result<(), Failure> {
-    match request.entity.kind {
-        EntityKind::Ip | EntityKind::Cidr => Ok(()),
-        other => Err(failure::invalid_input(format!(
-            "AliyunWafBlockIP blocks `ip` and `cidr` entities, not `{other:?}` `{}`",
-            request.entity.value
-        ))),
-    }
-}
-
-fn setting(name: &str, description: &str, required: bool) -> SettingSpec {
-    SettingSpec {
-        name: name.into(),
-        description: description.into(),
-        required,
-    }
-}
-
-fn open_credential(request: &ActionRequest) -> Result<HostCredential, Failure> {
-    let name = request.target.credential.as_deref().ok_or_else(|| {
-        failure::invalid_input(format!("target `{}` has no credential", request.target.id))
-    })?;
-    HostCredential::open(name).map_err(|_| {
-        failure::new(
-            FailureKind::PermissionDenied,
-            format!("credential `{name}` is not granted to aliyun-waf for this target"),
-        )
-    })
 }
 
 export!(AliyunWaf);

@@ -309,3 +309,62 @@ async fn wait_for_stop() {
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
 }
+
+#[cfg(test)]
+mod bundled_tests {
+    use std::collections::BTreeSet;
+
+    use crate::runtime::Runtime;
+    use crate::runtime::gate::HostGrant;
+
+    // Every bundled component must load, declare hosts the grant parser
+    // accepts and actions no other bundled component claims, or `serve`
+    // would not start.
+    #[tokio::test]
+    async fn every_bundled_component_loads_with_grantable_hosts() {
+        let runtime = Runtime::new(
+            crate::runtime::RuntimeConfig::default(),
+            crate::runtime::gate::Network::system(),
+            crate::runtime::secrets::SecretStore::new(),
+        )
+        .unwrap();
+        let mut actions = BTreeSet::new();
+        for (name, wasm) in crate::bundled::ALL {
+            let component = runtime.load(wasm.to_vec()).await.unwrap();
+            for host in &component.info().hosts {
+                let parsed: Result<HostGrant, _> = host.parse();
+                assert!(parsed.is_ok(), "{name} declares host `{host}`");
+            }
+            for action in &component.info().actions {
+                assert!(
+                    actions.insert(action.id.clone()),
+                    "{} is claimed twice",
+                    action.id
+                );
+            }
+        }
+        for action in [
+            "AliyunWafBlockIP",
+            "AliYunWafMonitorIP",
+            "WafWhiteListBatch",
+            "AliyunFirewallProcess",
+            "CfwWhiteListBatch",
+            "AliyunFirewallMonitorIPin",
+            "AliyunFirewallMonitorIPOut",
+            "AliyunCFWBlockDNS",
+            "SecurityPolicyBlockIP",
+            "RegionCLBProcess",
+            "RegionALBProcess",
+            "AliyunDDoSProxyBlockIP",
+            "AliyunDDoSProxyWhiteIP",
+            "CDNProcess",
+            "DcdnWafBanIP",
+            "TencentCFWBlockIP",
+            "TencentWafBlockIP",
+            "HuaWeiRegionCfwBlockIP",
+            "HuaWeiWafBlockIP",
+        ] {
+            assert!(actions.contains(action), "{action} is not bundled");
+        }
+    }
+}

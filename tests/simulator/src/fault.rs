@@ -6,12 +6,13 @@
 //! order they were injected: `inject(a, 2)` then `inject(b, 1)` makes the
 //! next three authenticated requests suffer `a`, `a`, `b`.
 //!
-//! Error codes of the helpers come from `shared/reference/providers.md` §1.3
+//! An error fault is answered in the shape of the provider the request
+//! was addressed to. Error codes of the Alibaba helpers come from `shared/reference/providers.md` §1.3
 //! (<https://help.aliyun.com/en/polardb/client-error-codes>,
 //! <https://developer.aliyun.com/ask/278265>).
 
-use std::collections::VecDeque;
-use std::time::Duration;
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
 
 /// One kind of failure to inject.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +44,19 @@ impl Fault {
             code: code.to_owned(),
             message: message.to_owned(),
         }
+    }
+
+    /// A Tencent Cloud error: always answered with HTTP 200 and
+    /// `Response.Error` (`shared/reference/providers.md` §2.2), e.g.
+    /// `RequestLimitExceeded` or `AuthFailure.UnauthorizedOperation`.
+    pub fn tencent(code: &str, message: &str) -> Self {
+        Self::error(200, code, message)
+    }
+
+    /// A Huawei Cloud error with its status, e.g. 429 `APIGW.0308` or 403
+    /// `APIGW.0306` (§3.1), answered as `{"error_code","error_msg"}`.
+    pub fn huawei(status: u16, code: &str, message: &str) -> Self {
+        Self::error(status, code, message)
     }
 
     /// `Throttling.User` with HTTP 400 (Alibaba throttles with 400, not 429).
@@ -79,6 +93,45 @@ impl Fault {
             "ServiceUnavailable",
             "the request has failed due to a temporary failure of the server",
         )
+    }
+}
+
+/// A rate limit on every authenticated request: at most `per_second`
+/// requests per credential in any one-second window; the rest are answered
+/// with the provider's throttling error (Alibaba `Throttling.User` 400,
+/// Tencent `RequestLimitExceeded`, Huawei 429 `APIGW.0308`).
+#[derive(Debug, Default)]
+pub(crate) struct RateLimit {
+    per_second: Option<usize>,
+    window: BTreeMap<String, VecDeque<Instant>>,
+}
+
+impl RateLimit {
+    pub(crate) fn new(per_second: Option<usize>) -> Self {
+        Self {
+            per_second,
+            window: BTreeMap::new(),
+        }
+    }
+
+    /// Counts a request of `credential` at `now`; false when it is over
+    /// the limit (and then it is not counted).
+    pub(crate) fn admit(&mut self, credential: &str, now: Instant) -> bool {
+        let Some(limit) = self.per_second else {
+            return true;
+        };
+        let calls = self.window.entry(credential.to_owned()).or_default();
+        while calls
+            .front()
+            .is_some_and(|at| now.duration_since(*at) >= Duration::from_secs(1))
+        {
+            calls.pop_front();
+        }
+        if calls.len() >= limit {
+            return false;
+        }
+        calls.push_back(now);
+        true
     }
 }
 
@@ -124,6 +177,17 @@ mod tests {
         assert_eq!(faults.take(), Some(Fault::throttling()));
         assert_eq!(faults.take(), Some(Fault::Drop));
         assert_eq!(faults.take(), None);
+    }
+
+    #[test]
+    fn the_rate_limit_counts_per_credential_over_one_second() {
+        let mut limit = RateLimit::new(Some(2));
+        let start = Instant::now();
+        assert!(limit.admit("a", start) && limit.admit("a", start));
+        assert!(!limit.admit("a", start));
+        assert!(limit.admit("b", start));
+        assert!(limit.admit("a", start + Duration::from_secs(1)));
+        assert!(RateLimit::new(None).admit("a", start));
     }
 
     #[test]

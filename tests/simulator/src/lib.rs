@@ -2,12 +2,21 @@
 //! served on loopback for tests and the demo (`shared/DESIGN.md`, "Tests
 //! and the provider simulator").
 //!
-//! This first part serves the Alibaba Cloud WAF 3.0 subset
-//! (`CreateDefenseRule`, `DeleteDefenseRule`). Like the real gateway it
-//! verifies `ACS3-HMAC-SHA256` signatures from the bytes received, with its
-//! own implementation (no dependency on `riposte-sdk`), enforces the clock
-//! window and nonce uniqueness, keeps state and quotas, and answers in
-//! Alibaba's error shape. Tests inspect the state and inject faults.
+//! It serves three providers on one port, told apart by the
+//! `Authorization` scheme (`ACS3-HMAC-SHA256`, `TC3-HMAC-SHA256`,
+//! `SDK-HMAC-SHA256`):
+//! - Alibaba Cloud WAF 3.0 (`CreateDefenseRule`, `DeleteDefenseRule`) and
+//!   Cloud Firewall access control policies, with its 10 QPS limit, ECS
+//!   security group rules, CLB and ALB access control lists, Anti-DDoS
+//!   Proxy black and white lists, CDN IP blacklists and DCDN WAF rules;
+//! - Tencent Cloud Firewall block/allow lists and WAF IP access control;
+//! - Huawei Cloud Firewall black/white lists and WAF black/white IP rules.
+//!
+//! Like the real gateways it verifies signatures from the bytes received,
+//! with its own implementations (no dependency on `riposte-sdk`), enforces
+//! clock windows (and Alibaba's nonce uniqueness), keeps state per account
+//! and resource with capacities, and answers in each provider's shape.
+//! Tests inspect the state and inject faults.
 //!
 //! ```no_run
 //! use riposte_simulator::{Fault, Simulator, SimulatorConfig};
@@ -25,32 +34,54 @@
 //! ```
 //!
 //! Modules: [`aliyun`] (gateway, [`aliyun::acs3`] verifier, [`aliyun::waf`]),
+//! [`tencent`] ([`tencent::tc3`], [`tencent::cfw`], [`tencent::waf`]),
+//! [`huawei`] ([`huawei::apig`], [`huawei::cfw`], [`huawei::waf`]),
 //! [`encoding`], [`time`], [`fault`]; the HTTP server is private.
 
 pub mod aliyun;
 pub mod encoding;
 pub mod fault;
+pub mod huawei;
+pub mod tencent;
 pub mod time;
 
 mod server;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub use aliyun::cdn::DcdnWafRule;
+pub use aliyun::cloudfw::CloudfwPolicy;
+pub use aliyun::ddoscoo::{DdosEntry, DdosList};
+pub use aliyun::ecs::EcsRule;
+pub use aliyun::slb::{AclConfig, AclEntry, AclKind};
 pub use aliyun::waf::WafRule;
 pub use fault::Fault;
+pub use huawei::HuaweiKey;
+pub use huawei::cfw::HuaweiCfwEntry;
+pub use huawei::waf::HuaweiWafRule;
+pub use tencent::TencentKey;
+pub use tencent::cfw::TencentCfwRule;
+pub use tencent::waf::TencentWafRule;
 pub use time::Clock;
 
 use aliyun::Aliyun;
 use aliyun::waf::Waf;
+use huawei::Huawei;
 use server::{Shared, State};
+use tencent::Tencent;
 
 /// Default rules per WAF template. The real quota depends on the edition
 /// and is not in our reference; 200 is the simulator's choice.
 pub const DEFAULT_WAF_RULE_QUOTA: usize = 200;
+
+/// Default entries per Tencent and Huawei list (a CFW list, a WAF domain or
+/// policy). The real capacities depend on the edition; the simulator's
+/// choice.
+pub const DEFAULT_LIST_CAPACITY: usize = 200;
 
 /// Default allowed distance between `x-acs-date` and server time: 15
 /// minutes (`shared/reference/providers.md` §1.1, §1.3
@@ -70,6 +101,43 @@ pub struct SimulatorConfig {
     pub max_clock_skew: Duration,
     /// Where server time comes from.
     pub clock: Clock,
+    /// Tencent SecretId → key and account.
+    pub tencent_keys: BTreeMap<String, TencentKey>,
+    /// Tencent WAF domains that exist, as (account, domain).
+    pub tencent_waf_domains: BTreeSet<(String, String)>,
+    /// Huawei AK → key and account.
+    pub huawei_keys: BTreeMap<String, HuaweiKey>,
+    /// Huawei project id → account.
+    pub huawei_projects: BTreeMap<String, String>,
+    /// Huawei CFW protection object id → project id.
+    pub huawei_cfw_objects: BTreeMap<String, String>,
+    /// Huawei WAF policy id → project id.
+    pub huawei_waf_policies: BTreeMap<String, String>,
+    /// Entries per Tencent or Huawei list, and Alibaba Cloud Firewall
+    /// policies per direction (quota errors past it).
+    pub list_capacity: usize,
+    /// Alibaba Cloud Firewall calls allowed per second per AccessKeyId.
+    pub cloudfw_qps: usize,
+    /// ECS security groups that exist: id → region.
+    pub security_groups: BTreeMap<String, String>,
+    /// Rules allowed per ECS security group.
+    pub security_group_rule_quota: usize,
+    /// Requests allowed per second per credential, on every API; `None`
+    /// for no limit (Cloud Firewall's own 10 per second still applies).
+    pub rate_limit: Option<usize>,
+    /// CLB and ALB access control lists that exist, by id.
+    pub load_balancer_acls: BTreeMap<String, AclConfig>,
+    /// Entries allowed per load balancer ACL; the documented limits (300
+    /// CLB, 1,000 ALB) when `None`.
+    pub acl_entry_quota: Option<usize>,
+    /// Anti-DDoS Proxy instances that exist.
+    pub ddos_instances: BTreeSet<String>,
+    /// Addresses allowed per Anti-DDoS Proxy list.
+    pub ddos_list_quota: usize,
+    /// CDN accelerated domains that exist.
+    pub cdn_domains: BTreeSet<String>,
+    /// DCDN WAF protection policies that exist.
+    pub dcdn_waf_policies: BTreeSet<u64>,
 }
 
 impl Default for SimulatorConfig {
@@ -80,6 +148,23 @@ impl Default for SimulatorConfig {
             waf_rule_quota: DEFAULT_WAF_RULE_QUOTA,
             max_clock_skew: DEFAULT_MAX_CLOCK_SKEW,
             clock: Clock::System,
+            tencent_keys: BTreeMap::new(),
+            tencent_waf_domains: BTreeSet::new(),
+            huawei_keys: BTreeMap::new(),
+            huawei_projects: BTreeMap::new(),
+            huawei_cfw_objects: BTreeMap::new(),
+            huawei_waf_policies: BTreeMap::new(),
+            list_capacity: DEFAULT_LIST_CAPACITY,
+            cloudfw_qps: aliyun::cloudfw::DEFAULT_QPS,
+            security_groups: BTreeMap::new(),
+            security_group_rule_quota: aliyun::ecs::RULES_PER_GROUP,
+            rate_limit: None,
+            load_balancer_acls: BTreeMap::new(),
+            acl_entry_quota: None,
+            ddos_instances: BTreeSet::new(),
+            ddos_list_quota: aliyun::ddoscoo::LIST_CAPACITY,
+            cdn_domains: BTreeSet::new(),
+            dcdn_waf_policies: BTreeSet::new(),
         }
     }
 }
@@ -96,6 +181,23 @@ impl fmt::Debug for SimulatorConfig {
             .field("waf_rule_quota", &self.waf_rule_quota)
             .field("max_clock_skew", &self.max_clock_skew)
             .field("clock", &self.clock)
+            .field("tencent_keys", &self.tencent_keys)
+            .field("tencent_waf_domains", &self.tencent_waf_domains)
+            .field("huawei_keys", &self.huawei_keys)
+            .field("huawei_projects", &self.huawei_projects)
+            .field("huawei_cfw_objects", &self.huawei_cfw_objects)
+            .field("huawei_waf_policies", &self.huawei_waf_policies)
+            .field("list_capacity", &self.list_capacity)
+            .field("cloudfw_qps", &self.cloudfw_qps)
+            .field("security_groups", &self.security_groups)
+            .field("security_group_rule_quota", &self.security_group_rule_quota)
+            .field("rate_limit", &self.rate_limit)
+            .field("load_balancer_acls", &self.load_balancer_acls)
+            .field("acl_entry_quota", &self.acl_entry_quota)
+            .field("ddos_instances", &self.ddos_instances)
+            .field("ddos_list_quota", &self.ddos_list_quota)
+            .field("cdn_domains", &self.cdn_domains)
+            .field("dcdn_waf_policies", &self.dcdn_waf_policies)
             .finish()
     }
 }
@@ -135,6 +237,135 @@ impl SimulatorConfig {
         self.clock = clock;
         self
     }
+
+    /// Adds a Tencent API key acting for `account`.
+    pub fn with_tencent_key(mut self, account: &str, secret_id: &str, secret_key: &str) -> Self {
+        let key = TencentKey {
+            secret_key: secret_key.to_owned(),
+            account: account.to_owned(),
+        };
+        self.tencent_keys.insert(secret_id.to_owned(), key);
+        self
+    }
+
+    /// Adds a domain protected by Tencent WAF in `account`.
+    pub fn with_tencent_waf_domain(mut self, account: &str, domain: &str) -> Self {
+        self.tencent_waf_domains
+            .insert((account.to_owned(), domain.to_owned()));
+        self
+    }
+
+    /// Adds a Huawei AK/SK acting for `account`.
+    pub fn with_huawei_key(mut self, account: &str, access_key: &str, secret_key: &str) -> Self {
+        let key = HuaweiKey {
+            secret_key: secret_key.to_owned(),
+            account: account.to_owned(),
+        };
+        self.huawei_keys.insert(access_key.to_owned(), key);
+        self
+    }
+
+    /// Adds Huawei project `project_id` owned by `account`.
+    pub fn with_huawei_project(mut self, account: &str, project_id: &str) -> Self {
+        self.huawei_projects
+            .insert(project_id.to_owned(), account.to_owned());
+        self
+    }
+
+    /// Adds a Huawei CFW protection object to `project_id`.
+    pub fn with_huawei_cfw_object(mut self, project_id: &str, object_id: &str) -> Self {
+        self.huawei_cfw_objects
+            .insert(object_id.to_owned(), project_id.to_owned());
+        self
+    }
+
+    /// Adds a Huawei WAF protection policy to `project_id`.
+    pub fn with_huawei_waf_policy(mut self, project_id: &str, policy_id: &str) -> Self {
+        self.huawei_waf_policies
+            .insert(policy_id.to_owned(), project_id.to_owned());
+        self
+    }
+
+    /// Adds ECS security group `id` in `region`.
+    pub fn with_security_group(mut self, region: &str, id: &str) -> Self {
+        self.security_groups
+            .insert(id.to_owned(), region.to_owned());
+        self
+    }
+
+    /// Throttles every API at `per_second` requests per credential: the
+    /// rest are answered with the provider's throttling error.
+    pub fn with_rate_limit(mut self, per_second: usize) -> Self {
+        self.rate_limit = Some(per_second);
+        self
+    }
+
+    /// Sets the rules allowed per ECS security group.
+    pub fn with_security_group_rule_quota(mut self, quota: usize) -> Self {
+        self.security_group_rule_quota = quota;
+        self
+    }
+
+    /// Adds a CLB or ALB access control list `acl_id` in `region` whose
+    /// entries are of IP version `ip_version` (4 or 6).
+    pub fn with_load_balancer_acl(
+        mut self,
+        kind: AclKind,
+        region: &str,
+        acl_id: &str,
+        ip_version: u8,
+    ) -> Self {
+        let config = AclConfig {
+            kind,
+            region: region.to_owned(),
+            ip_version,
+        };
+        self.load_balancer_acls.insert(acl_id.to_owned(), config);
+        self
+    }
+
+    /// Adds Anti-DDoS Proxy instance `instance_id`.
+    pub fn with_ddos_instance(mut self, instance_id: &str) -> Self {
+        self.ddos_instances.insert(instance_id.to_owned());
+        self
+    }
+
+    /// Adds CDN accelerated domain `domain`.
+    pub fn with_cdn_domain(mut self, domain: &str) -> Self {
+        self.cdn_domains.insert(domain.to_owned());
+        self
+    }
+
+    /// Adds DCDN WAF protection policy `policy_id`.
+    pub fn with_dcdn_waf_policy(mut self, policy_id: u64) -> Self {
+        self.dcdn_waf_policies.insert(policy_id);
+        self
+    }
+
+    /// Sets the addresses allowed per Anti-DDoS Proxy list.
+    pub fn with_ddos_list_quota(mut self, quota: usize) -> Self {
+        self.ddos_list_quota = quota;
+        self
+    }
+
+    /// Sets the entries allowed per load balancer ACL.
+    pub fn with_acl_entry_quota(mut self, quota: usize) -> Self {
+        self.acl_entry_quota = Some(quota);
+        self
+    }
+
+    /// Sets the Alibaba Cloud Firewall calls allowed per second.
+    pub fn with_cloudfw_qps(mut self, qps: usize) -> Self {
+        self.cloudfw_qps = qps;
+        self
+    }
+
+    /// Sets the entries allowed per Tencent or Huawei list and per
+    /// Alibaba Cloud Firewall policy table.
+    pub fn with_list_capacity(mut self, capacity: usize) -> Self {
+        self.list_capacity = capacity;
+        self
+    }
 }
 
 /// One request the simulator answered (or dropped).
@@ -170,7 +401,20 @@ impl fmt::Debug for Simulator {
 impl Simulator {
     /// Binds `127.0.0.1` on a port the OS chooses and starts serving.
     pub fn start(config: SimulatorConfig) -> std::io::Result<Self> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+        Self::start_on(config, IpAddr::V4(Ipv4Addr::LOCALHOST))
+    }
+
+    /// Binds loopback address `ip` (`127.0.0.1` or `::1`) on a port the OS
+    /// chooses and starts serving; any other address is refused, so the
+    /// simulator is never reachable from outside the machine.
+    pub fn start_on(config: SimulatorConfig, ip: IpAddr) -> std::io::Result<Self> {
+        if !ip.is_loopback() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("the simulator listens on loopback only, not on {ip}"),
+            ));
+        }
+        let listener = TcpListener::bind((ip, 0))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -193,7 +437,8 @@ impl Simulator {
         self.addr
     }
 
-    /// The endpoint URL to give components, `http://127.0.0.1:<port>`.
+    /// The endpoint URL to give components, `http://127.0.0.1:<port>`
+    /// (`http://[::1]:<port>` on IPv6).
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -201,6 +446,56 @@ impl Simulator {
     /// The WAF rules held now, by id.
     pub fn waf_rules(&self) -> Vec<WafRule> {
         self.shared.lock().aliyun.waf.rules()
+    }
+
+    /// The Alibaba Cloud Firewall access control policies held now.
+    pub fn cloudfw_policies(&self) -> Vec<CloudfwPolicy> {
+        self.shared.lock().aliyun.cloudfw.policies()
+    }
+
+    /// The ECS security group rules held now.
+    pub fn security_group_rules(&self) -> Vec<EcsRule> {
+        self.shared.lock().aliyun.ecs.rules()
+    }
+
+    /// The CLB and ALB access control list entries held now.
+    pub fn acl_entries(&self) -> Vec<AclEntry> {
+        self.shared.lock().aliyun.slb.entries()
+    }
+
+    /// The Anti-DDoS Proxy black and white list entries held now.
+    pub fn ddos_entries(&self) -> Vec<DdosEntry> {
+        self.shared.lock().aliyun.ddoscoo.entries()
+    }
+
+    /// The CDN `ip_black_list_set` address lists, by domain.
+    pub fn cdn_ip_blacklists(&self) -> BTreeMap<String, Vec<String>> {
+        self.shared.lock().aliyun.cdn.ip_lists()
+    }
+
+    /// The DCDN WAF rules held now.
+    pub fn dcdn_waf_rules(&self) -> Vec<DcdnWafRule> {
+        self.shared.lock().aliyun.cdn.rules()
+    }
+
+    /// The Tencent Cloud Firewall list entries held now.
+    pub fn tencent_cfw_rules(&self) -> Vec<TencentCfwRule> {
+        self.shared.lock().tencent.cfw.rules()
+    }
+
+    /// The Tencent WAF IP rules held now.
+    pub fn tencent_waf_rules(&self) -> Vec<TencentWafRule> {
+        self.shared.lock().tencent.waf.rules()
+    }
+
+    /// The Huawei Cloud Firewall list entries held now.
+    pub fn huawei_cfw_entries(&self) -> Vec<HuaweiCfwEntry> {
+        self.shared.lock().huawei.cfw.entries()
+    }
+
+    /// The Huawei WAF black/white IP rules held now.
+    pub fn huawei_waf_rules(&self) -> Vec<HuaweiWafRule> {
+        self.shared.lock().huawei.waf.rules()
     }
 
     /// Every request handled so far, in order of completion.
@@ -232,11 +527,34 @@ impl Drop for Simulator {
 
 fn initial_state(config: SimulatorConfig) -> State {
     let waf = Waf::new(config.waf_instances, config.waf_rule_quota);
+    let capacity = config.list_capacity;
+    let tencent = Tencent::new(
+        &config.tencent_keys,
+        tencent::cfw::Cfw::new(capacity),
+        tencent::waf::Waf::new(config.tencent_waf_domains, capacity),
+    );
+    let huawei = Huawei::new(
+        config.huawei_keys,
+        config.huawei_projects,
+        huawei::cfw::Cfw::new(config.huawei_cfw_objects, capacity),
+        huawei::waf::Waf::new(config.huawei_waf_policies, capacity),
+    );
     State {
         clock: config.clock,
         max_skew: config.max_clock_skew,
-        aliyun: Aliyun::new(config.credentials, waf),
+        aliyun: Aliyun::new(
+            config.credentials,
+            waf,
+            aliyun::cloudfw::Cloudfw::new(capacity, config.cloudfw_qps),
+            aliyun::ecs::Ecs::new(config.security_groups, config.security_group_rule_quota),
+            aliyun::slb::Slb::new(config.load_balancer_acls, config.acl_entry_quota),
+            aliyun::ddoscoo::Ddoscoo::new(config.ddos_instances, config.ddos_list_quota),
+            aliyun::cdn::Cdn::new(config.cdn_domains, config.dcdn_waf_policies, capacity),
+        ),
+        tencent,
+        huawei,
         faults: fault::Faults::default(),
+        rate_limit: fault::RateLimit::new(config.rate_limit),
         handled: Vec::new(),
     }
 }
@@ -257,14 +575,27 @@ mod tests {
     fn config_debug_hides_secrets() {
         let config = SimulatorConfig::default()
             .with_credential("AK", "very-secret")
+            .with_tencent_key("uin", "AKIDx", "tencent-secret")
+            .with_huawei_key("dom", "HWAK", "huawei-secret")
             .with_waf_template("i", 1)
             .with_waf_template("i", 2);
         let shown = format!("{config:?}");
         assert!(
-            shown.contains("AK") && !shown.contains("very-secret"),
+            shown.contains("AK")
+                && shown.contains("AKIDx")
+                && !shown.contains("very-secret")
+                && !shown.contains("tencent-secret")
+                && !shown.contains("huawei-secret"),
             "{shown}"
         );
         assert_eq!(config.waf_instances["i"], BTreeSet::from([1, 2]));
+    }
+
+    #[test]
+    fn refuses_to_listen_beyond_loopback() {
+        let err = Simulator::start_on(SimulatorConfig::default(), IpAddr::from([0, 0, 0, 0]))
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     }
 
     #[test]

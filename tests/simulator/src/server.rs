@@ -4,9 +4,9 @@
 //! Owns the shared state behind one `Mutex`, the accept loop, reading each
 //! request whole, the per-request pipeline (authenticate, apply an injected
 //! fault, dispatch, record, log) and turning its outcome into an answer or
-//! a closed connection. Every request is treated as an Alibaba Cloud RPC
-//! call for now; other providers will be routed here by their
-//! `Authorization` scheme.
+//! a closed connection. Requests are routed to a provider by their
+//! `Authorization` scheme (then by their provider-specific headers), and
+//! answered in that provider's shape.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
+use hyper::HeaderMap;
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_TYPE, HOST, HeaderValue};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value};
@@ -26,6 +27,8 @@ use crate::aliyun::acs3::Received;
 use crate::aliyun::error::ApiError;
 use crate::aliyun::{self, Aliyun};
 use crate::fault::{Fault, Faults};
+use crate::huawei::{self, Huawei};
+use crate::tencent::{self, Tencent};
 use crate::time::Clock;
 
 /// Largest body read; the WAF rule arrays riposte sends are far smaller.
@@ -37,7 +40,10 @@ pub(crate) struct State {
     pub(crate) clock: Clock,
     pub(crate) max_skew: Duration,
     pub(crate) aliyun: Aliyun,
+    pub(crate) tencent: Tencent,
+    pub(crate) huawei: Huawei,
     pub(crate) faults: Faults,
+    pub(crate) rate_limit: crate::fault::RateLimit,
     pub(crate) handled: Vec<Handled>,
 }
 
@@ -85,11 +91,80 @@ impl Shared {
 #[error("connection dropped by an injected fault")]
 struct Dropped;
 
-/// What the pipeline decided for one request.
+/// What the pipeline decided for one request. A success holds the
+/// action's fields (Alibaba, Tencent) or the whole body (Huawei).
 enum Outcome {
-    Success(Map<String, Value>),
+    Success(Value),
     Failure(ApiError),
     Dropped,
+}
+
+/// The provider a request is addressed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Provider {
+    Aliyun,
+    Tencent,
+    Huawei,
+}
+
+impl Provider {
+    /// By the `Authorization` scheme, else by the provider's own headers;
+    /// Alibaba when nothing tells.
+    fn of(headers: &HeaderMap) -> Self {
+        let scheme = headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(' ').next())
+            .unwrap_or("");
+        match scheme {
+            "ACS3-HMAC-SHA256" => Provider::Aliyun,
+            "TC3-HMAC-SHA256" => Provider::Tencent,
+            "SDK-HMAC-SHA256" => Provider::Huawei,
+            _ if headers.contains_key("x-tc-action") => Provider::Tencent,
+            _ if headers.contains_key("x-sdk-date") => Provider::Huawei,
+            _ => Provider::Aliyun,
+        }
+    }
+}
+
+/// The provider's answer to a request over the rate limit.
+fn throttled(provider: Provider) -> ApiError {
+    match provider {
+        Provider::Aliyun => ApiError::new(
+            400,
+            "Throttling.User",
+            "Request was denied due to user flow control.",
+        ),
+        Provider::Tencent => ApiError::new(
+            200,
+            "RequestLimitExceeded",
+            "the number of requests exceeds the frequency limit",
+        ),
+        Provider::Huawei => ApiError::new(
+            429,
+            "APIGW.0308",
+            "The throttling threshold has been reached",
+        ),
+    }
+}
+
+/// Who a verified request came from.
+enum Identity {
+    Aliyun(crate::aliyun::acs3::Verified),
+    Tencent(crate::tencent::tc3::Verified),
+    /// The account of the AK.
+    Huawei(String),
+}
+
+impl Identity {
+    /// What the rate limit counts by.
+    fn credential(&self) -> String {
+        match self {
+            Identity::Aliyun(verified) => format!("aliyun/{}", verified.access_key_id),
+            Identity::Tencent(verified) => format!("tencent/{}", verified.secret_id),
+            Identity::Huawei(account) => format!("huawei/{account}"),
+        }
+    }
 }
 
 /// Accepts connections on `listener` until the runtime shuts down.
@@ -140,12 +215,20 @@ async fn respond(
         .and_then(|value| value.to_str().ok())
         .unwrap_or("simulator")
         .to_owned();
-    let action = parts
-        .headers
-        .get("x-acs-action")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+    let provider = Provider::of(&parts.headers);
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let action = match provider {
+        Provider::Aliyun => header("x-acs-action"),
+        Provider::Tencent => header("x-tc-action"),
+        Provider::Huawei => huawei::operation_name(parts.method.as_str(), parts.uri.path()),
+    };
     let outcome = match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => {
             let body = collected.to_bytes();
@@ -156,7 +239,7 @@ async fn respond(
                 headers: &parts.headers,
                 body: &body,
             };
-            process(shared, &received).await
+            process(shared, provider, &received).await
         }
         Err(err) => Outcome::Failure(ApiError::invalid_parameter(
             "body",
@@ -164,30 +247,61 @@ async fn respond(
         )),
     };
     record(shared, &action, &request_id, &outcome);
-    match outcome {
-        Outcome::Success(fields) => Ok(json(
-            200,
-            &request_id,
-            &aliyun::success_body(&request_id, fields),
-        )),
-        Outcome::Failure(err) => Ok(json(
-            err.status,
-            &request_id,
-            &err.body(&request_id, &host_id),
-        )),
-        Outcome::Dropped => Err(Dropped),
+    let (status, body) = match (provider, outcome) {
+        (_, Outcome::Dropped) => return Err(Dropped),
+        (Provider::Aliyun, Outcome::Success(fields)) => {
+            (200, aliyun::success_body(&request_id, object(fields)))
+        }
+        (Provider::Aliyun, Outcome::Failure(err)) => (err.status, err.body(&request_id, &host_id)),
+        (Provider::Tencent, Outcome::Success(fields)) => {
+            (200, tencent::success_body(&request_id, object(fields)))
+        }
+        // Tencent answers errors with HTTP 200 and `Response.Error`.
+        (Provider::Tencent, Outcome::Failure(err)) => (200, tencent::error_body(&request_id, &err)),
+        (Provider::Huawei, Outcome::Success(body)) => (200, body),
+        (Provider::Huawei, Outcome::Failure(err)) => {
+            (err.status, huawei::error_body(&request_id, &err))
+        }
+    };
+    Ok(json(status, &request_id, &body))
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
     }
 }
 
 /// Authenticate, suffer an injected fault, dispatch.
-async fn process(shared: &Shared, received: &Received<'_>) -> Outcome {
+async fn process(shared: &Shared, provider: Provider, received: &Received<'_>) -> Outcome {
     let authenticated = {
         let mut state = shared.lock();
         let (now, skew) = (state.clock.now(), state.max_skew);
-        state
-            .aliyun
-            .authenticate(received, now, skew)
-            .map(|verified| (verified, state.faults.take()))
+        let identity = match provider {
+            Provider::Aliyun => state
+                .aliyun
+                .authenticate(received, now, skew)
+                .map(Identity::Aliyun),
+            Provider::Tencent => state
+                .tencent
+                .authenticate(received, now)
+                .map(Identity::Tencent),
+            Provider::Huawei => state
+                .huawei
+                .authenticate(received, now)
+                .map(Identity::Huawei),
+        };
+        identity.and_then(|identity| {
+            if state
+                .rate_limit
+                .admit(&identity.credential(), std::time::Instant::now())
+            {
+                Ok((identity, state.faults.take()))
+            } else {
+                Err(throttled(provider))
+            }
+        })
     };
     let (verified, fault) = match authenticated {
         Ok(pair) => pair,
@@ -203,7 +317,21 @@ async fn process(shared: &Shared, received: &Received<'_>) -> Outcome {
         Some(Fault::Drop) => return Outcome::Dropped,
         Some(Fault::DropAfterHandling) | None => {}
     }
-    let result = shared.lock().aliyun.dispatch(&verified, received);
+    let result = {
+        let mut state = shared.lock();
+        let now = state.clock.now();
+        match &verified {
+            Identity::Aliyun(verified) => state
+                .aliyun
+                .dispatch(verified, received, now)
+                .map(Value::Object),
+            Identity::Tencent(verified) => state
+                .tencent
+                .dispatch(verified, received)
+                .map(Value::Object),
+            Identity::Huawei(account) => state.huawei.dispatch(account, received),
+        }
+    };
     match (fault, result) {
         (Some(Fault::DropAfterHandling), _) => Outcome::Dropped,
         (_, Ok(fields)) => Outcome::Success(fields),
@@ -246,7 +374,8 @@ fn json(status: u16, request_id: &str, body: &Value) -> Response<Full<Bytes>> {
         HeaderValue::from_static("application/json;charset=utf-8"),
     );
     if let Ok(value) = HeaderValue::from_str(request_id) {
-        headers.insert("x-acs-request-id", value);
+        headers.insert("x-acs-request-id", value.clone());
+        headers.insert("x-request-id", value);
     }
     response
 }
@@ -255,14 +384,34 @@ fn json(status: u16, request_id: &str, body: &Value) -> Response<Full<Bytes>> {
 mod tests {
     use super::*;
     use crate::aliyun::waf::Waf;
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, BTreeSet};
 
     fn shared() -> Shared {
         let state = State {
             clock: Clock::System,
             max_skew: Duration::from_secs(900),
-            aliyun: Aliyun::new(BTreeMap::new(), Waf::new(BTreeMap::new(), 1)),
+            aliyun: Aliyun::new(
+                BTreeMap::new(),
+                Waf::new(BTreeMap::new(), 1),
+                crate::aliyun::cloudfw::Cloudfw::new(1, 10),
+                crate::aliyun::ecs::Ecs::new(BTreeMap::new(), 1),
+                crate::aliyun::slb::Slb::new(BTreeMap::new(), None),
+                crate::aliyun::ddoscoo::Ddoscoo::new(BTreeSet::new(), 1),
+                crate::aliyun::cdn::Cdn::new(BTreeSet::new(), BTreeSet::new(), 1),
+            ),
+            tencent: Tencent::new(
+                &BTreeMap::new(),
+                tencent::cfw::Cfw::new(1),
+                tencent::waf::Waf::new(BTreeSet::new(), 1),
+            ),
+            huawei: Huawei::new(
+                BTreeMap::new(),
+                BTreeMap::new(),
+                huawei::cfw::Cfw::new(BTreeMap::new(), 1),
+                huawei::waf::Waf::new(BTreeMap::new(), 1),
+            ),
             faults: Faults::default(),
+            rate_limit: crate::fault::RateLimit::default(),
             handled: Vec::new(),
         };
         Shared::new(state, "seed".into())
@@ -279,6 +428,43 @@ mod tests {
             a.bytes()
                 .all(|c| c == b'-' || c.is_ascii_digit() || c.is_ascii_uppercase())
         );
+    }
+
+    #[test]
+    fn routes_by_authorization_scheme_then_headers() {
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in pairs {
+                map.insert(*name, HeaderValue::from_static(value));
+            }
+            map
+        };
+        let cases = [
+            (
+                headers(&[("authorization", "TC3-HMAC-SHA256 Credential=x")]),
+                Provider::Tencent,
+            ),
+            (
+                headers(&[("authorization", "SDK-HMAC-SHA256 Access=x")]),
+                Provider::Huawei,
+            ),
+            (
+                headers(&[
+                    ("authorization", "ACS3-HMAC-SHA256 Credential=x"),
+                    ("x-tc-action", "A"),
+                ]),
+                Provider::Aliyun,
+            ),
+            (headers(&[("x-tc-action", "A")]), Provider::Tencent),
+            (
+                headers(&[("x-sdk-date", "20191115T033655Z")]),
+                Provider::Huawei,
+            ),
+            (headers(&[]), Provider::Aliyun),
+        ];
+        for (headers, provider) in cases {
+            assert_eq!(Provider::of(&headers), provider, "{headers:?}");
+        }
     }
 
     #[test]

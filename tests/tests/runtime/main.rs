@@ -7,11 +7,20 @@
 //! its own, so no test can send a packet off the machine.
 
 mod abuse;
+mod aliyun_cdn;
+mod aliyun_cloudfw;
+mod aliyun_ddoscoo;
+mod aliyun_ecs;
+mod aliyun_slb;
 mod aliyun_waf;
+mod aliyun_waf_sim;
+mod cloud;
 mod conformance;
 mod containment;
 mod gate;
+mod huawei;
 mod secrets;
+mod tencent;
 
 use std::sync::OnceLock;
 

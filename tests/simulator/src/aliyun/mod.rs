@@ -5,10 +5,18 @@
 //! `shared/reference/providers.md` §1.3 and §7 item 4), parameter decoding
 //! (query, then `application/x-www-form-urlencoded` body), dispatch on
 //! `x-acs-version` and `x-acs-action`, and error answers in Alibaba's JSON
-//! shape ([`error`]). Products: [`waf`] (WAF 3.0).
+//! shape ([`error`]). Products: [`waf`] (WAF 3.0), [`cloudfw`] (Cloud
+//! Firewall), [`ecs`] (security groups), [`slb`] (CLB and ALB access control lists), [`ddoscoo`]
+//! (Anti-DDoS Proxy black and white lists), [`cdn`] (CDN IP blacklists and
+//! DCDN WAF rules).
 
 pub mod acs3;
+pub mod cdn;
+pub mod cloudfw;
+pub mod ddoscoo;
+pub mod ecs;
 pub mod error;
+pub mod slb;
 pub mod waf;
 
 use std::collections::{BTreeMap, HashMap};
@@ -32,15 +40,33 @@ pub(crate) struct Aliyun {
     credentials: BTreeMap<String, String>,
     nonces: HashMap<(String, String), i64>,
     pub(crate) waf: Waf,
+    pub(crate) cloudfw: cloudfw::Cloudfw,
+    pub(crate) ecs: ecs::Ecs,
+    pub(crate) slb: slb::Slb,
+    pub(crate) ddoscoo: ddoscoo::Ddoscoo,
+    pub(crate) cdn: cdn::Cdn,
 }
 
 impl Aliyun {
-    /// State with these AccessKeyId → AccessKeySecret pairs and this WAF.
-    pub(crate) fn new(credentials: BTreeMap<String, String>, waf: Waf) -> Self {
+    /// State with these AccessKeyId → AccessKeySecret pairs and products.
+    pub(crate) fn new(
+        credentials: BTreeMap<String, String>,
+        waf: Waf,
+        cloudfw: cloudfw::Cloudfw,
+        ecs: ecs::Ecs,
+        slb: slb::Slb,
+        ddoscoo: ddoscoo::Ddoscoo,
+        cdn: cdn::Cdn,
+    ) -> Self {
         Self {
             credentials,
             nonces: HashMap::new(),
             waf,
+            cloudfw,
+            ecs,
+            slb,
+            ddoscoo,
+            cdn,
         }
     }
 
@@ -82,23 +108,44 @@ impl Aliyun {
         Ok(())
     }
 
-    /// Runs the verified request's action.
+    /// Runs the verified request's action at server time `now`.
     pub(crate) fn dispatch(
         &mut self,
         verified: &Verified,
         request: &Received<'_>,
+        now: i64,
     ) -> Result<Map<String, Value>, ApiError> {
-        if verified.version != waf::VERSION {
-            return Err(ApiError::invalid_parameter(
-                "Version",
-                format!(
-                    "`{}` is not served by the simulator (WAF 3.0 is `{}`)",
-                    verified.version,
-                    waf::VERSION
-                ),
-            ));
-        }
-        if !Waf::serves(&verified.action) {
+        let serves = match verified.version.as_str() {
+            waf::VERSION => Waf::serves(&verified.action),
+            cloudfw::VERSION => cloudfw::Cloudfw::serves(&verified.action),
+            ecs::VERSION => ecs::Ecs::serves(&verified.action),
+            ddoscoo::VERSION => ddoscoo::Ddoscoo::serves(&verified.action),
+            version @ (cdn::CDN_VERSION | cdn::DCDN_VERSION) => {
+                cdn::Cdn::serves(version, &verified.action)
+            }
+            version @ (slb::CLB_VERSION | slb::ALB_VERSION) => {
+                slb::Slb::serves(version, &verified.action)
+            }
+            other => {
+                return Err(ApiError::invalid_parameter(
+                    "Version",
+                    format!(
+                        "`{other}` is not served by the simulator (WAF 3.0 is `{}`, Cloud \
+                         Firewall `{}`, ECS `{}`, CLB `{}`, ALB `{}`, Anti-DDoS Proxy `{}`, CDN `{}`, \
+                         DCDN `{}`)",
+                        waf::VERSION,
+                        cloudfw::VERSION,
+                        ecs::VERSION,
+                        slb::CLB_VERSION,
+                        slb::ALB_VERSION,
+                        ddoscoo::VERSION,
+                        cdn::CDN_VERSION,
+                        cdn::DCDN_VERSION
+                    ),
+                ));
+            }
+        };
+        if !serves {
             return Err(ApiError::not_found(
                 "InvalidAction.NotFound",
                 format!(
@@ -108,7 +155,17 @@ impl Aliyun {
             ));
         }
         let params = params(request)?;
-        self.waf.call(&verified.action, &params)
+        let (key, action) = (verified.access_key_id.as_str(), verified.action.as_str());
+        match verified.version.as_str() {
+            cloudfw::VERSION => self.cloudfw.call(key, action, &params),
+            ecs::VERSION => self.ecs.call(key, action, &params),
+            ddoscoo::VERSION => self.ddoscoo.call(action, &params, now),
+            cdn::CDN_VERSION | cdn::DCDN_VERSION => self.cdn.call(action, &params),
+            version @ (slb::CLB_VERSION | slb::ALB_VERSION) => {
+                self.slb.call(key, version, action, &params)
+            }
+            _ => self.waf.call(action, &params),
+        }
     }
 }
 
@@ -180,7 +237,15 @@ mod tests {
 
     #[test]
     fn reused_nonces_are_refused() {
-        let mut aliyun = Aliyun::new(BTreeMap::new(), Waf::new(BTreeMap::new(), 1));
+        let mut aliyun = Aliyun::new(
+            BTreeMap::new(),
+            Waf::new(BTreeMap::new(), 1),
+            cloudfw::Cloudfw::new(1, 10),
+            ecs::Ecs::new(BTreeMap::new(), 1),
+            slb::Slb::new(BTreeMap::new(), None),
+            ddoscoo::Ddoscoo::new(Default::default(), 1),
+            cdn::Cdn::new(Default::default(), Default::default(), 1),
+        );
         let verified = Verified {
             access_key_id: "AK".into(),
             action: "CreateDefenseRule".into(),
@@ -201,7 +266,15 @@ mod tests {
 
     #[test]
     fn prunes_only_nonces_outside_the_window() {
-        let mut aliyun = Aliyun::new(BTreeMap::new(), Waf::new(BTreeMap::new(), 1));
+        let mut aliyun = Aliyun::new(
+            BTreeMap::new(),
+            Waf::new(BTreeMap::new(), 1),
+            cloudfw::Cloudfw::new(1, 10),
+            ecs::Ecs::new(BTreeMap::new(), 1),
+            slb::Slb::new(BTreeMap::new(), None),
+            ddoscoo::Ddoscoo::new(Default::default(), 1),
+            cdn::Cdn::new(Default::default(), Default::default(), 1),
+        );
         let skew = Duration::from_secs(900);
         for i in 0..NONCE_PRUNE_AT {
             let date = if i == 0 { 5000 } else { 0 };
@@ -220,7 +293,15 @@ mod tests {
 
     #[test]
     fn dispatch_refuses_unknown_versions_and_actions() {
-        let mut aliyun = Aliyun::new(BTreeMap::new(), Waf::new(BTreeMap::new(), 1));
+        let mut aliyun = Aliyun::new(
+            BTreeMap::new(),
+            Waf::new(BTreeMap::new(), 1),
+            cloudfw::Cloudfw::new(1, 10),
+            ecs::Ecs::new(BTreeMap::new(), 1),
+            slb::Slb::new(BTreeMap::new(), None),
+            ddoscoo::Ddoscoo::new(Default::default(), 1),
+            cdn::Cdn::new(Default::default(), Default::default(), 1),
+        );
         let headers = HeaderMap::new();
         let mut verified = Verified {
             access_key_id: "AK".into(),
@@ -230,10 +311,10 @@ mod tests {
             date: 0,
         };
         let request = received("", &headers, b"");
-        let err = aliyun.dispatch(&verified, &request).unwrap_err();
+        let err = aliyun.dispatch(&verified, &request, 0).unwrap_err();
         assert_eq!(err.code, "InvalidParameter");
         verified.version = waf::VERSION.into();
-        let err = aliyun.dispatch(&verified, &request).unwrap_err();
+        let err = aliyun.dispatch(&verified, &request, 0).unwrap_err();
         assert_eq!(
             (err.status, err.code.as_str()),
             (404, "InvalidAction.NotFound")

@@ -1,5 +1,5 @@
 //! Alibaba Cloud WAF 3.0 (`waf-openapi`, version `2021-10-01`) subset:
-//! `ip_blacklist` defense rules in protection templates.
+//! `ip_blacklist` and `whitelist` defense rules in protection templates.
 //!
 //! Owns the WAF state (instances, templates, rules, quota) and the two
 //! actions riposte's `aliyun-waf` component calls, as described in
@@ -18,6 +18,13 @@
 //!   answers `Rules` (each with `RuleId`, `RuleName`, `TemplateId`,
 //!   `DefenseScene`, `Status` and the rule as a JSON string in `Config`)
 //!   and `TotalCount`.
+//!
+//! `whitelist` rules are `{name, status, conditions, tags}` with IP
+//! conditions `{key:"IP", opValue:"contain", values:"a,b"}` and the
+//! bypassed modules in `tags` (the shape the official Terraform provider
+//! sends, `alicloud/resource_alicloud_wafv3_defense_rule.go`, §1.4.1); the
+//! simulator holds their addresses in [`WafRule::remote_addr`] with an
+//! empty `action`.
 //!
 //! The WAF-specific error codes (`Waf.NotFound.Instance`,
 //! `Waf.NotFound.Template`, `Waf.NotFound.Rule`, `Waf.Quota.Exceeded`) are
@@ -54,8 +61,13 @@ pub struct WafRule {
     pub status: i64,
     /// The rule's `remoteAddr` list, as sent.
     pub remote_addr: Vec<String>,
-    /// The rule's `action` (`block` or `monitor`).
+    /// The rule's `action` (`block` or `monitor`); empty for `whitelist`
+    /// rules.
     pub action: String,
+    /// `ip_blacklist` or `whitelist`.
+    pub scene: String,
+    /// The modules a `whitelist` rule bypasses; empty otherwise.
+    pub tags: Vec<String>,
 }
 
 /// One element of the `Rules` JSON array for `ip_blacklist`.
@@ -67,6 +79,26 @@ struct RuleInput {
     #[serde(rename = "remoteAddr")]
     remote_addr: Vec<String>,
     action: String,
+    #[serde(skip)]
+    tags: Vec<String>,
+}
+
+/// One element of the `Rules` JSON array for `whitelist`.
+#[derive(Debug, Deserialize)]
+struct WhitelistInput {
+    name: String,
+    #[serde(default = "enabled")]
+    status: i64,
+    conditions: Vec<Condition>,
+    tags: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Condition {
+    key: String,
+    #[serde(rename = "opValue")]
+    op_value: String,
+    values: String,
 }
 
 fn enabled() -> i64 {
@@ -88,17 +120,42 @@ impl Params {
         Self { pairs }
     }
 
-    fn get(&self, name: &str) -> Option<&str> {
+    /// These parameters first, then `other`'s (the first value of a name
+    /// wins).
+    #[cfg(test)]
+    pub(crate) fn merged(mut self, other: Params) -> Params {
+        self.pairs.extend(other.pairs);
+        self
+    }
+
+    /// The first value of `name`.
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.pairs
             .iter()
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.as_str())
     }
 
-    fn required(&self, name: &str) -> Result<&str, ApiError> {
+    /// The value of `name`, or `MissingParameter` when absent or empty.
+    pub(crate) fn required(&self, name: &str) -> Result<&str, ApiError> {
         self.get(name)
             .filter(|value| !value.is_empty())
             .ok_or_else(|| ApiError::missing_parameter(name))
+    }
+
+    /// The values of a repeated parameter flattened as `name.1`, `name.2`,
+    /// … (RPC style, `shared/reference/providers.md` §1.1), in index order.
+    pub(crate) fn repeated(&self, name: &str) -> Vec<String> {
+        let mut indexed: Vec<(u32, String)> = self
+            .pairs
+            .iter()
+            .filter_map(|(key, value)| {
+                let index = key.strip_prefix(name)?.strip_prefix('.')?.parse().ok()?;
+                Some((index, value.clone()))
+            })
+            .collect();
+        indexed.sort();
+        indexed.into_iter().map(|(_, value)| value).collect()
     }
 }
 
@@ -158,17 +215,23 @@ impl Waf {
         let scene = params.required("DefenseScene")?;
         let rules = params.required("Rules")?;
         let template = self.template(instance, params)?;
-        if scene != "ip_blacklist" {
-            return Err(ApiError::invalid_parameter(
-                "DefenseScene",
-                format!("`{scene}` is not supported by the simulator (only `ip_blacklist`)"),
-            ));
-        }
-        let inputs = parse_rules(rules)?;
+        let inputs = match scene {
+            "ip_blacklist" => parse_rules(rules)?,
+            "whitelist" => parse_whitelist(rules)?,
+            _ => {
+                return Err(ApiError::invalid_parameter(
+                    "DefenseScene",
+                    format!(
+                        "`{scene}` is not supported by the simulator (only `ip_blacklist` and \
+                         `whitelist`)"
+                    ),
+                ));
+            }
+        };
         self.check_quota(instance, template, inputs.len())?;
         let ids: Vec<String> = inputs
             .into_iter()
-            .map(|input| self.insert(instance, template, input).to_string())
+            .map(|input| self.insert(instance, template, scene, input).to_string())
             .collect();
         let mut answer = Map::new();
         answer.insert("RuleIds".to_owned(), Value::String(ids.join(",")));
@@ -236,7 +299,7 @@ impl Waf {
             .filter(|rule| rule.instance_id == instance)
             .filter(|rule| template.is_none_or(|t| rule.template_id == t))
             .filter(|rule| name.is_none_or(|n| rule.name == n))
-            .filter(|_| scene.is_none_or(|s| s == "ip_blacklist"))
+            .filter(|rule| scene.is_none_or(|s| rule.scene == s))
             .collect();
         let rules: Vec<Value> = matching
             .iter()
@@ -248,12 +311,13 @@ impl Waf {
                     "status": rule.status,
                     "remoteAddr": rule.remote_addr,
                     "action": rule.action,
+                    "tags": rule.tags,
                 });
                 serde_json::json!({
                     "RuleId": rule.id,
                     "RuleName": rule.name,
                     "TemplateId": rule.template_id,
-                    "DefenseScene": "ip_blacklist",
+                    "DefenseScene": rule.scene,
                     "Status": rule.status,
                     "Config": config.to_string(),
                 })
@@ -321,7 +385,7 @@ impl Waf {
         ))
     }
 
-    fn insert(&mut self, instance: &str, template: u64, input: RuleInput) -> u64 {
+    fn insert(&mut self, instance: &str, template: u64, scene: &str, input: RuleInput) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         let rule = WafRule {
@@ -332,6 +396,8 @@ impl Waf {
             status: input.status,
             remote_addr: input.remote_addr,
             action: input.action,
+            scene: scene.to_owned(),
+            tags: input.tags,
         };
         self.rules.insert(id, rule);
         id
@@ -349,6 +415,49 @@ fn parse_rules(text: &str) -> Result<Vec<RuleInput>, ApiError> {
         check_rule(input)?;
     }
     Ok(inputs)
+}
+
+/// Parses and validates a `whitelist` `Rules` array into the common form.
+fn parse_whitelist(text: &str) -> Result<Vec<RuleInput>, ApiError> {
+    let inputs: Vec<WhitelistInput> = serde_json::from_str(text)
+        .map_err(|err| ApiError::invalid_parameter("Rules", format!("not a rule array: {err}")))?;
+    if inputs.is_empty() {
+        return Err(ApiError::invalid_parameter("Rules", "the array is empty"));
+    }
+    inputs
+        .into_iter()
+        .map(|input| {
+            let invalid = |why: String| ApiError::invalid_parameter("Rules", why);
+            if input.tags.is_empty() {
+                return Err(invalid(format!(
+                    "whitelist rule `{}` has no `tags`",
+                    input.name
+                )));
+            }
+            let mut addresses = Vec::new();
+            for condition in &input.conditions {
+                if !condition.key.eq_ignore_ascii_case("IP") || condition.op_value != "contain" {
+                    return Err(invalid(format!(
+                        "condition `{}` `{}` is not served (only `IP` `contain`)",
+                        condition.key, condition.op_value
+                    )));
+                }
+                addresses.extend(condition.values.split(',').map(|v| v.trim().to_owned()));
+            }
+            let rule = RuleInput {
+                name: input.name,
+                status: input.status,
+                remote_addr: addresses,
+                action: "block".to_owned(),
+                tags: input.tags,
+            };
+            check_rule(&rule)?;
+            Ok(RuleInput {
+                action: String::new(),
+                ..rule
+            })
+        })
+        .collect()
 }
 
 fn check_rule(input: &RuleInput) -> Result<(), ApiError> {
@@ -571,6 +680,62 @@ mod tests {
         assert_eq!((err.status, err.code.as_str()), (400, "Waf.Quota.Exceeded"));
         assert_eq!(waf.rules().len(), 2, "nothing created past the quota");
         create(&mut waf, "1123", &two).unwrap();
+    }
+
+    #[test]
+    fn whitelist_rules_and_describe_by_name_and_scene() {
+        let mut waf = waf(200);
+        let white = r#"[{"name":"allow-1","status":1,"conditions":[{"key":"IP","opValue":"contain","values":"198.51.100.7,2001:db8::/32"}],"tags":["waf"]}]"#;
+        let pairs = [
+            ("DefenseScene", "whitelist"),
+            ("InstanceId", INSTANCE),
+            ("TemplateId", "1122"),
+            ("Rules", white),
+        ];
+        waf.call("CreateDefenseRule", &params(&pairs)).unwrap();
+        create(&mut waf, "1122", &format!("[{}]", rule("203.0.113.9"))).unwrap();
+        let held = waf.rules();
+        assert_eq!(
+            (
+                held[0].scene.as_str(),
+                held[0].remote_addr.len(),
+                held[0].tags.as_slice()
+            ),
+            ("whitelist", 2, ["waf".to_owned()].as_slice())
+        );
+
+        let mut describe = |query: &str| {
+            let pairs = [
+                ("InstanceId", INSTANCE),
+                ("TemplateId", "1122"),
+                ("Query", query),
+            ];
+            waf.call("DescribeDefenseRules", &params(&pairs)).unwrap()
+        };
+        let found = describe(r#"{"name":"allow-1","scene":"whitelist"}"#);
+        assert_eq!(
+            (
+                found["TotalCount"].as_u64(),
+                found["Rules"][0]["RuleName"].as_str()
+            ),
+            (Some(1), Some("allow-1"))
+        );
+        assert_eq!(describe(r#"{"scene":"ip_blacklist"}"#)["TotalCount"], 1);
+        assert_eq!(describe(r#"{"name":"nope"}"#)["TotalCount"], 0);
+
+        let bad = r#"[{"name":"a","conditions":[{"key":"URL","opValue":"contain","values":"/x"}],"tags":["waf"]}]"#;
+        let pairs = [
+            ("DefenseScene", "whitelist"),
+            ("InstanceId", INSTANCE),
+            ("TemplateId", "1122"),
+            ("Rules", bad),
+        ];
+        assert_eq!(
+            waf.call("CreateDefenseRule", &params(&pairs))
+                .unwrap_err()
+                .code,
+            "InvalidParameter"
+        );
     }
 
     #[test]
