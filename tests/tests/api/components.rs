@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use riposte::daemon::FileConfig;
+use riposte::engine::{Backoff, EngineConfig};
 use riposte::registry::{CacheUse, SignaturePolicy, TrustedKey};
 use riposte_tests::api::{Client, TestDaemon};
 use riposte_tests::guests;
@@ -221,7 +222,19 @@ async fn broken_uploads_are_refused_with_the_reason_and_the_old_version_keeps_se
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_version_asking_for_a_new_host_waits_for_a_grant_and_versions_roll_back_and_go() {
-    let daemon = TestDaemon::start(config()).await;
+    // A failed attempt waits a minute for its retry, so the task that must
+    // hold back the removal below is reliably `Waiting` while it is tried.
+    let patient = Backoff {
+        base: Duration::from_secs(60),
+        max: Duration::from_secs(60),
+        max_attempts: 3,
+        max_total: Duration::from_secs(600),
+    };
+    let daemon = TestDaemon::start(EngineConfig {
+        backoff: patient,
+        ..config()
+    })
+    .await;
     let admin = daemon.admin();
     install(&admin, daemon.endpoint.port(), None).await;
 
