@@ -115,6 +115,23 @@ pub fn unchanged(detail: String) -> crate::types::Outcome {
     }
 }
 
+/// Encodes what `revert` will need (ids only, never a credential) as the
+/// outcome's revert token.
+pub fn revert_token<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
+    serde_json::to_string(value).map_err(|err| crate::failure::internal(err.to_string()))
+}
+
+/// Decodes a revert token that `action`'s `execute` wrote; anything else
+/// is `invalid-input`.
+pub fn parse_revert_token<T: serde::de::DeserializeOwned>(
+    token: &str,
+    action: &str,
+) -> Result<T, Failure> {
+    serde_json::from_str(token).map_err(|err| {
+        crate::failure::invalid_input(format!("revert token is not from `{action}`: {err}"))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

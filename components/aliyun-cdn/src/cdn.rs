@@ -151,13 +151,13 @@ pub(crate) fn execute(request: &ActionRequest) -> Result<Outcome, Failure> {
             list.entries.len()
         ),
         changed,
-        revert_token: Some(super::token(&token)?),
+        revert_token: Some(riposte_sdk::action::revert_token(&token)?),
         items: Vec::new(),
     })
 }
 
 pub(crate) fn revert(request: &ActionRequest, token: &str) -> Result<Outcome, Failure> {
-    let token: Token = super::parse_token(token, ACTION)?;
+    let token: Token = riposte_sdk::action::parse_revert_token(token, ACTION)?;
     let entry = IpOrCidr::parse(&token.entry)
         .map_err(|err| riposte_sdk::failure::invalid_input(format!("revert token entry: {err}")))?;
     let credential = action::credential(request, "aliyun-cdn")?;

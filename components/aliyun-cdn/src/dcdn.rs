@@ -111,13 +111,13 @@ pub(crate) fn execute(request: &ActionRequest) -> Result<Outcome, Failure> {
             ban.policy_id
         ),
         changed,
-        revert_token: Some(super::token(&token)?),
+        revert_token: Some(riposte_sdk::action::revert_token(&token)?),
         items: Vec::new(),
     })
 }
 
 pub(crate) fn revert(request: &ActionRequest, token: &str) -> Result<Outcome, Failure> {
-    let token: Token = super::parse_token(token, ACTION)?;
+    let token: Token = riposte_sdk::action::parse_revert_token(token, ACTION)?;
     let credential = action::credential(request, "aliyun-cdn")?;
     let client = RpcClient::new(&credential, &request.target.endpoint, VERSION)?;
     match super::call(

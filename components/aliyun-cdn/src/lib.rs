@@ -111,16 +111,4 @@ fn call(
     client.call(action, &query, &[])
 }
 
-/// Encodes a revert token.
-fn token<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
-    serde_json::to_string(value).map_err(|err| failure::internal(err.to_string()))
-}
-
-/// Decodes a revert token.
-fn parse_token<T: serde::de::DeserializeOwned>(token: &str, action: &str) -> Result<T, Failure> {
-    serde_json::from_str(token).map_err(|err| {
-        failure::invalid_input(format!("revert token is not from `{action}`: {err}"))
-    })
-}
-
 export!(AliyunCdn);

@@ -230,9 +230,7 @@ pub(crate) fn execute(request: &ActionRequest, spec: &Spec) -> Result<Outcome, F
             policy.target
         ),
         changed,
-        revert_token: Some(
-            serde_json::to_string(&token).map_err(|err| failure::internal(err.to_string()))?,
-        ),
+        revert_token: Some(action::revert_token(&token)?),
         items: Vec::new(),
     })
 }
@@ -254,9 +252,7 @@ pub(crate) fn revert(
     spec: &Spec,
     token: &str,
 ) -> Result<Outcome, Failure> {
-    let token: Token = serde_json::from_str(token).map_err(|err| {
-        failure::invalid_input(format!("revert token is not from `{}`: {err}", spec.id))
-    })?;
+    let token: Token = action::parse_revert_token(token, spec.id)?;
     let credential = action::credential(request, "aliyun-cloudfw")?;
     let client = RpcClient::new(&credential, &request.target.endpoint, VERSION)?;
     let params = [

@@ -244,21 +244,14 @@ impl riposte_sdk::Guest for AliyunDdoscoo {
                 entry.ip
             ),
             changed,
-            revert_token: Some(
-                serde_json::to_string(&token).map_err(|err| failure::internal(err.to_string()))?,
-            ),
+            revert_token: Some(action::revert_token(&token)?),
             items: Vec::new(),
         })
     }
 
     fn revert(request: ActionRequest, token: String) -> Result<Outcome, Failure> {
         let list = List::of(&request.action)?;
-        let token: Token = serde_json::from_str(&token).map_err(|err| {
-            failure::invalid_input(format!(
-                "revert token is not from `{}`: {err}",
-                request.action
-            ))
-        })?;
+        let token: Token = action::parse_revert_token(&token, &request.action)?;
         let credential = action::credential(&request, "aliyun-ddoscoo")?;
         let client = RpcClient::new(&credential, &request.target.endpoint, VERSION)?;
         let gone = || unchanged(format!("{} was already off the {}", token.ip, list.label()));

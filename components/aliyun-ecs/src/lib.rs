@@ -255,9 +255,7 @@ impl riposte_sdk::Guest for AliyunEcs {
 
     fn revert(request: ActionRequest, token: String) -> Result<Outcome, Failure> {
         check_action(&request)?;
-        let token: Token = serde_json::from_str(&token).map_err(|err| {
-            failure::invalid_input(format!("revert token is not from `{ACTION}`: {err}"))
-        })?;
+        let token: Token = action::parse_revert_token(&token, ACTION)?;
         let credential = action::credential(&request, "aliyun-ecs")?;
         let client = RpcClient::new(&credential, &request.target.endpoint, VERSION)?;
         let params = [
@@ -337,9 +335,7 @@ fn outcome(block: &Block, rule: &Value, changed: bool) -> Result<Outcome, Failur
             block.source
         ),
         changed,
-        revert_token: Some(
-            serde_json::to_string(&token).map_err(|err| failure::internal(err.to_string()))?,
-        ),
+        revert_token: Some(action::revert_token(&token)?),
         items: Vec::new(),
     })
 }

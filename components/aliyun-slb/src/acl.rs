@@ -237,9 +237,7 @@ fn outcome(
             entry.entry
         ),
         changed,
-        revert_token: Some(
-            serde_json::to_string(&token).map_err(|err| failure::internal(err.to_string()))?,
-        ),
+        revert_token: Some(action::revert_token(&token)?),
         items: Vec::new(),
     })
 }
@@ -249,12 +247,7 @@ pub(crate) fn revert(
     balancer: Balancer,
     token: &str,
 ) -> Result<Outcome, Failure> {
-    let token: Token = serde_json::from_str(token).map_err(|err| {
-        failure::invalid_input(format!(
-            "revert token is not from `{}`: {err}",
-            balancer.action()
-        ))
-    })?;
+    let token: Token = action::parse_revert_token(token, balancer.action())?;
     let credential = action::credential(request, "aliyun-slb")?;
     let client = RpcClient::new(&credential, &request.target.endpoint, balancer.version())?;
     let gone = || {

@@ -304,21 +304,14 @@ impl riposte_sdk::Guest for AliyunWaf {
                 target.instance_id
             ),
             changed,
-            revert_token: Some(
-                serde_json::to_string(&token).map_err(|e| failure::internal(e.to_string()))?,
-            ),
+            revert_token: Some(action::revert_token(&token)?),
             items: Vec::new(),
         })
     }
 
     fn revert(request: ActionRequest, token: String) -> Result<Outcome, Failure> {
         Kind::of(&request.action)?;
-        let token: RevertToken = serde_json::from_str(&token).map_err(|err| {
-            failure::invalid_input(format!(
-                "revert token is not from `{}`: {err}",
-                request.action
-            ))
-        })?;
+        let token: RevertToken = action::parse_revert_token(&token, &request.action)?;
         let credential = action::credential(&request, "aliyun-waf")?;
         let client = RpcClient::new(&credential, &request.target.endpoint, VERSION)?;
         let result = client.call(

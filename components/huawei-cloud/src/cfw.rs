@@ -180,13 +180,13 @@ fn outcome(block: &Block, list_id: String, changed: bool) -> Result<Outcome, Fai
     Ok(Outcome {
         detail,
         changed,
-        revert_token: Some(super::token(&token)?),
+        revert_token: Some(riposte_sdk::action::revert_token(&token)?),
         items: Vec::new(),
     })
 }
 
 pub(crate) fn revert(request: &ActionRequest, token: &str) -> Result<Outcome, Failure> {
-    let token: Token = super::parse_token(token, ACTION)?;
+    let token: Token = riposte_sdk::action::parse_revert_token(token, ACTION)?;
     let credential = action::credential(request, "huawei-cloud")?;
     let client = ApiClient::new(&credential, &request.target.endpoint)?;
     let result = client.call(&Call {

@@ -132,18 +132,6 @@ fn unknown(action: &str) -> Failure {
     ))
 }
 
-/// Decodes a revert token written by `execute`.
-fn parse_token<T: serde::de::DeserializeOwned>(token: &str, action: &str) -> Result<T, Failure> {
-    serde_json::from_str(token).map_err(|err| {
-        failure::invalid_input(format!("revert token is not from `{action}`: {err}"))
-    })
-}
-
-/// Encodes a revert token.
-fn token<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
-    serde_json::to_string(value).map_err(|err| failure::internal(err.to_string()))
-}
-
 /// The optional query parameters every call carries when set.
 fn scope_query<'a>(request: &ActionRequest, names: &[&'a str]) -> Vec<(&'a str, String)> {
     names

@@ -104,7 +104,7 @@ pub(crate) fn execute(request: &ActionRequest) -> Result<Outcome, Failure> {
             block.policy_id
         ),
         changed,
-        revert_token: Some(super::token(&token)?),
+        revert_token: Some(riposte_sdk::action::revert_token(&token)?),
         items: Vec::new(),
     })
 }
@@ -137,7 +137,7 @@ fn own_rule(
 }
 
 pub(crate) fn revert(request: &ActionRequest, token: &str) -> Result<Outcome, Failure> {
-    let token: Token = super::parse_token(token, ACTION)?;
+    let token: Token = riposte_sdk::action::parse_revert_token(token, ACTION)?;
     let credential = action::credential(request, "huawei-cloud")?;
     let client = ApiClient::new(&credential, &request.target.endpoint)?;
     let result = client.call(&Call {

@@ -137,13 +137,13 @@ pub(crate) fn execute(request: &ActionRequest) -> Result<Outcome, Failure> {
             cst(end)
         ),
         changed: true,
-        revert_token: Some(super::token(&token)?),
+        revert_token: Some(riposte_sdk::action::revert_token(&token)?),
         items: Vec::new(),
     })
 }
 
 pub(crate) fn revert(request: &ActionRequest, token: &str) -> Result<Outcome, Failure> {
-    let token: Token = super::parse_token(token, ACTION)?;
+    let token: Token = riposte_sdk::action::parse_revert_token(token, ACTION)?;
     let credential = action::credential(request, "tencent-cloud")?;
     let client = ApiClient::new(
         &credential,

@@ -192,13 +192,13 @@ fn outcome(block: &Block, rule_id: u64, changed: bool) -> Result<Outcome, Failur
             block.address, block.domain
         ),
         changed,
-        revert_token: Some(super::token(&token)?),
+        revert_token: Some(riposte_sdk::action::revert_token(&token)?),
         items: Vec::new(),
     })
 }
 
 pub(crate) fn revert(request: &ActionRequest, token: &str) -> Result<Outcome, Failure> {
-    let token: Token = super::parse_token(token, ACTION)?;
+    let token: Token = riposte_sdk::action::parse_revert_token(token, ACTION)?;
     let credential = action::credential(request, "tencent-cloud")?;
     let client = client(&credential, request, &token.region)?;
     let mut params = Map::new();
