@@ -13,6 +13,7 @@ const BUNDLED: &[(&str, &str)] = &[
     ("aliyun-cdn", "ALIYUN_CDN"),
     ("tencent-cloud", "TENCENT_CLOUD"),
     ("huawei-cloud", "HUAWEI_CLOUD"),
+    ("endpoint", "ENDPOINT"),
 ];
 
 fn main() {

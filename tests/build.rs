@@ -16,6 +16,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("aliyun-cdn", "ALIYUN_CDN"),
     ("tencent-cloud", "TENCENT_CLOUD"),
     ("huawei-cloud", "HUAWEI_CLOUD"),
+    ("endpoint", "ENDPOINT"),
     ("fixture-hostile", "FIXTURE_HOSTILE"),
     ("fixture-trivial", "FIXTURE_TRIVIAL"),
     ("fixture-counter", "FIXTURE_COUNTER"),

@@ -30,6 +30,7 @@
 // The OpenAPI schemas are one `json!` literal, deeper than the default 128.
 #![recursion_limit = "512"]
 
+pub mod agent;
 pub mod api;
 pub mod cli;
 pub mod conformance;

@@ -33,6 +33,7 @@
 //! - [`action`]: the checks and names every cloud action needs;
 //! - [`aliyun`], [`tencent`], [`huawei`]: signed API clients whose provider
 //!   errors become typed failures;
+//! - [`agent`]: the riposte endpoint agent's API and a signed client;
 //! - [`log`]: structured log lines into the host's log;
 //! - [`clock`]: the wall clock as the timestamps signers need.
 //!
@@ -40,6 +41,7 @@
 //! unit-tested natively; only the calls into the host need a Wasm runtime.
 
 pub mod action;
+pub mod agent;
 pub mod aliyun;
 pub mod clock;
 pub mod entity;

@@ -9,6 +9,7 @@
 //! - [`acs3`]: Alibaba Cloud `ACS3-HMAC-SHA256` (signature V3);
 //! - [`tc3`]: Tencent Cloud `TC3-HMAC-SHA256` (API 3.0);
 //! - [`huawei`]: Huawei Cloud APIG `SDK-HMAC-SHA256`.
+//! - [`agent`]: the riposte endpoint agent's `RIPOSTE-AGENT-HMAC-SHA256`.
 //!
 //! The secret does not have to live in this process: signers only ask a
 //! [`Credential`] for HMACs. In a riposte component the credential is a
@@ -50,6 +51,7 @@
 //! ```
 
 pub mod acs3;
+pub mod agent;
 pub mod huawei;
 pub mod tc3;
 
