@@ -27,6 +27,12 @@ const USAGE: &str = "usage:
       from FILE (default DIR/riposte.yaml when it exists: signature policy,
       declared grants). The first start writes an admin token to
       DIR/admin.token.
+  riposte agent [--config FILE]
+      Runs the endpoint agent on this host: a signed HTTP API (default
+      127.0.0.1:8641) that kills processes, quarantines files, stops
+      containers, scans, snapshots, and blocks addresses and domains, as
+      far as FILE's `allow` list permits (nothing by default). The first
+      start writes the agent key to its state directory.
   riposte --help
       The client commands (task, policy, script, rule, allow, target,
       component, alert, incident, audit, token).";
@@ -49,6 +55,7 @@ fn main() -> ExitCode {
         ["inspect", path] => inspect(path),
         ["demo", files @ ..] => demo(files),
         ["serve", rest @ ..] => serve(rest),
+        ["agent", rest @ ..] => agent(rest),
         ["inspect"] | ["inspect", _, _, ..] => {
             eprintln!("error: `inspect` takes exactly one component file\n\n{USAGE}");
             ExitCode::from(2)
@@ -109,6 +116,60 @@ fn serve(args: &[&str]) -> ExitCode {
         .build()
         .map_err(anyhow::Error::from)
         .and_then(|rt| rt.block_on(riposte::daemon::serve(data, listen, file)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Runs the endpoint agent: `agent [--config FILE]`.
+fn agent(args: &[&str]) -> ExitCode {
+    let config = match args {
+        [] => Ok(riposte::agent::config::AgentConfig::new("riposte-agent")),
+        ["--config", file] => riposte::agent::config::AgentConfig::load(std::path::Path::new(file)),
+        ["-h" | "--help"] => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        _ => {
+            eprintln!("error: `agent` takes only --config FILE\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let config = match config {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| {
+            rt.block_on(async {
+                let key_file = config.secret_file.clone();
+                let key_id = config.key_id.clone();
+                let allow: Vec<&str> = config.allow.iter().map(|c| c.name()).collect();
+                let running = riposte::agent::server::start(config).await?;
+                println!(
+                    "riposte agent on http://{} (key id `{key_id}`, key in {}); allows: [{}]",
+                    running.addr(),
+                    key_file.display(),
+                    allow.join(", ")
+                );
+                println!("audit log: {}", running.audit_log().display());
+                tokio::select! {
+                    () = running.wait() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+                Ok::<(), anyhow::Error>(())
+            })
+        });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
