@@ -326,7 +326,10 @@ mod tests {
         fn ruleset(&self) -> String {
             let mut command = self.nft();
             command.extend(["list".into(), "ruleset".into()]);
-            let output = Command::new(&command[0]).args(&command[1..]).output().unwrap();
+            let output = Command::new(&command[0])
+                .args(&command[1..])
+                .output()
+                .unwrap();
             String::from_utf8_lossy(&output.stdout).into_owned()
         }
     }
@@ -360,8 +363,12 @@ mod tests {
         let block = request("198.51.100.7", Verdict::Block, Some(600));
         let added = nft.add(&block).unwrap();
         assert!(added.changed);
-        assert!(!nft.add(&block).unwrap().changed, "a repeat changes nothing");
-        nft.add(&request("2001:db8::/48", Verdict::Allow, None)).unwrap();
+        assert!(
+            !nft.add(&block).unwrap().changed,
+            "a repeat changes nothing"
+        );
+        nft.add(&request("2001:db8::/48", Verdict::Allow, None))
+            .unwrap();
         let ruleset = namespace.ruleset();
         assert!(ruleset.contains("198.51.100.7 timeout 10m"), "{ruleset}");
         assert!(ruleset.contains("2001:db8::/48"), "{ruleset}");

@@ -1,0 +1,403 @@
+//! The endpoint component against a real endpoint agent on loopback:
+//! component -> gate -> agent, acting on real processes and files of this
+//! machine (children and scratch files the tests create), and the agent's
+//! refusal of unsigned, stale and replayed requests.
+
+use std::net::IpAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Child, Command};
+
+use riposte::agent::config::{AgentConfig, Capability};
+use riposte::agent::process::ProcessInfo;
+use riposte::agent::server::{RunningAgent, start_on};
+use riposte::runtime::{
+    FailureKind, Grant, LoadedComponent, Runtime, RuntimeConfig, TaskFailure, wit,
+};
+use riposte_sdk::sign::agent::sign;
+use riposte_sdk::sign::{InMemoryCredential, Nonce, Timestamp};
+use riposte_tests::api::Client;
+use riposte_tests::engine::Scratch;
+use riposte_tests::{guests, logs, loopback_runtime, request, secrets, wasm};
+
+const KEY_ID: &str = "agent-test";
+const SECRET: &str = "agent-secret-never-logged-0123456789abcdef";
+const CREDENTIAL: &str = "agent-credential";
+const HOST: &str = "agent.test";
+/// The signal a kill sends first.
+const SIGTERM: i32 = 15;
+
+struct Endpoint {
+    runtime: Runtime,
+    component: LoadedComponent,
+    grant: Grant,
+    agent: RunningAgent,
+    endpoint: String,
+    scratch: Scratch,
+}
+
+impl Endpoint {
+    async fn start(allow: &[Capability]) -> Self {
+        let scratch = Scratch::new("endpoint-agent");
+        let mut config = AgentConfig::new(scratch.path().join("agent"));
+        config.allow = allow.iter().copied().collect();
+        config.key_id = KEY_ID.into();
+        config.dns.file = scratch.path().join("hosts");
+        std::fs::write(&config.dns.file, "127.0.0.1 localhost\n").unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let agent = start_on(config, SECRET.as_bytes().to_vec(), listener)
+            .await
+            .unwrap();
+        let port = agent.addr().port();
+        let names: &[(&str, &[IpAddr])] = &[(HOST, &[IpAddr::from([127, 0, 0, 1])])];
+        let store = secrets(&[(CREDENTIAL, KEY_ID, SECRET)]);
+        let (runtime, _) = loopback_runtime(RuntimeConfig::default(), names, store);
+        let component = runtime.load(wasm(guests::ENDPOINT)).await.unwrap();
+        let endpoint = format!("http://{HOST}:{port}");
+        let grant = Grant {
+            // The name resolves to loopback, which the gate lets through
+            // only when the address is granted too.
+            hosts: vec![
+                endpoint.parse().unwrap(),
+                format!("http://127.0.0.1:{port}").parse().unwrap(),
+            ],
+            secrets: vec![CREDENTIAL.into()],
+        };
+        Self {
+            runtime,
+            component,
+            grant,
+            agent,
+            endpoint,
+            scratch,
+        }
+    }
+
+    fn request(
+        &self,
+        action: &str,
+        kind: wit::EntityKind,
+        value: &str,
+        attributes: &[(&str, &str)],
+        key: &str,
+    ) -> wit::ActionRequest {
+        let mut call = request(action, "0.0.0.0", &[]);
+        call.entity.kind = kind;
+        call.entity.value = value.into();
+        call.entity.attributes = attributes
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        call.idempotency_key = key.into();
+        call.target.provider = "agent".into();
+        call.target.endpoint = self.endpoint.clone();
+        call.target.credential = Some(CREDENTIAL.into());
+        call
+    }
+
+    async fn execute(&self, call: wit::ActionRequest) -> Result<wit::Outcome, TaskFailure> {
+        self.runtime
+            .execute(&self.component, &self.grant, call, None)
+            .await
+            .result
+    }
+
+    async fn revert(
+        &self,
+        call: wit::ActionRequest,
+        token: &str,
+    ) -> Result<wit::Outcome, TaskFailure> {
+        self.runtime
+            .revert(&self.component, &self.grant, call, token.into(), None)
+            .await
+            .result
+    }
+
+    fn client(&self) -> Client {
+        Client {
+            addr: self.agent.addr(),
+            token: None,
+        }
+    }
+}
+
+fn sleeper() -> Child {
+    Command::new("sleep").arg("60").spawn().unwrap()
+}
+
+fn process_attributes(pid: u32) -> (String, String) {
+    let info = ProcessInfo::read(pid).unwrap();
+    (
+        format!("{:.2}", info.start_seconds()),
+        info.exe.unwrap().display().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn a_sleep_child_is_killed_through_component_gate_and_agent() {
+    let endpoint = Endpoint::start(&[Capability::Kill]).await;
+    let mut child = sleeper();
+    let pid = child.id();
+    let (start, exe) = process_attributes(pid);
+    let call = || {
+        endpoint.request(
+            "AegisKillProcess",
+            wit::EntityKind::Process,
+            &pid.to_string(),
+            &[("start-time", &start), ("exe", &exe)],
+            "kill-1",
+        )
+    };
+    let outcome = endpoint.execute(call()).await.unwrap();
+    assert!(outcome.changed, "{}", outcome.detail);
+    assert!(
+        outcome.detail.contains(&format!("pid {pid}")),
+        "{}",
+        outcome.detail
+    );
+    let status = child.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(SIGTERM)
+    );
+
+    // The retry of the same task finds nothing to kill and says so.
+    let again = endpoint.execute(call()).await.unwrap();
+    assert!(!again.changed, "{}", again.detail);
+
+    let audit = endpoint.agent.audit_entries();
+    let kills: Vec<_> = audit
+        .iter()
+        .filter(|e| e["route"] == "/v1/process/kill")
+        .collect();
+    assert_eq!(kills.len(), 2, "{audit:?}");
+    assert_eq!(kills[0]["status"], 200);
+    assert_eq!(kills[0]["key_id"], KEY_ID);
+    assert_eq!(kills[0]["idempotency_key"], "kill-1");
+    let log = std::fs::read_to_string(endpoint.agent.audit_log()).unwrap();
+    assert!(!log.contains(SECRET) && !logs().contains(SECRET));
+}
+
+#[tokio::test]
+async fn a_reused_pid_is_not_killed() {
+    let endpoint = Endpoint::start(&[Capability::Kill]).await;
+    let mut child = sleeper();
+    let pid = child.id();
+    let (start, exe) = process_attributes(pid);
+    // The alert saw pid `pid` start 50 s earlier: another process had it.
+    let earlier = format!("{:.2}", start.parse::<f64>().unwrap() - 50.0);
+    let call = endpoint.request(
+        "AegisKillProcess",
+        wit::EntityKind::Process,
+        &pid.to_string(),
+        &[("start-time", &earlier), ("exe", &exe)],
+        "kill-reused",
+    );
+    let failure = endpoint.execute(call).await.unwrap_err();
+    assert_eq!(failure.kind, FailureKind::Conflict, "{failure}");
+    assert!(!failure.retryable);
+    assert!(failure.message.contains("reused"), "{failure}");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the other process still runs"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[tokio::test]
+async fn a_file_is_quarantined_and_restored_byte_for_byte_with_its_mode() {
+    let endpoint = Endpoint::start(&[Capability::Quarantine]).await;
+    let file = endpoint.scratch.path().join("dropper.bin");
+    let content: Vec<u8> = (0..50_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&file, &content).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o751)).unwrap();
+    let path = file.display().to_string();
+    let call = || {
+        endpoint.request(
+            "AegisQuaraFile",
+            wit::EntityKind::File,
+            &path,
+            &[],
+            "quara-1",
+        )
+    };
+    let outcome = endpoint.execute(call()).await.unwrap();
+    assert!(outcome.changed, "{}", outcome.detail);
+    assert!(!file.exists());
+    // The stored copy is neither readable nor executable by mode.
+    let stored: Vec<_> = std::fs::read_dir(endpoint.agent.quarantine_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "bin"))
+        .collect();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        stored[0].metadata().unwrap().permissions().mode() & 0o777,
+        0
+    );
+
+    let token = outcome.revert_token.unwrap();
+    let restored = endpoint.revert(call(), &token).await.unwrap();
+    assert!(restored.changed, "{}", restored.detail);
+    assert_eq!(std::fs::read(&file).unwrap(), content);
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o751);
+    // A second revert finds it already restored.
+    assert!(!endpoint.revert(call(), &token).await.unwrap().changed);
+}
+
+#[tokio::test]
+async fn actions_the_agent_does_not_allow_are_refused_and_change_nothing() {
+    let endpoint = Endpoint::start(&[Capability::Kill]).await;
+    let file = endpoint.scratch.path().join("keep.txt");
+    std::fs::write(&file, b"keep").unwrap();
+    let call = endpoint.request(
+        "AegisQuaraFile",
+        wit::EntityKind::File,
+        &file.display().to_string(),
+        &[],
+        "quara-refused",
+    );
+    let failure = endpoint.execute(call).await.unwrap_err();
+    assert_eq!(failure.kind, FailureKind::PermissionDenied, "{failure}");
+    assert!(
+        failure
+            .message
+            .contains("not configured to allow `quarantine`"),
+        "{failure}"
+    );
+    assert!(file.exists());
+    let audit = endpoint.agent.audit_entries();
+    assert_eq!(audit.last().unwrap()["error"], "refused");
+}
+
+#[tokio::test]
+async fn domains_are_sinkholed_and_released_in_the_managed_section() {
+    let endpoint = Endpoint::start(&[Capability::Dns]).await;
+    let hosts = endpoint.scratch.path().join("hosts");
+    let call = || {
+        endpoint.request(
+            "AliNetBlockDNS",
+            wit::EntityKind::Domain,
+            "evil.example.com",
+            &[],
+            "dns-1",
+        )
+    };
+    let outcome = endpoint.execute(call()).await.unwrap();
+    assert!(outcome.changed, "{}", outcome.detail);
+    let text = std::fs::read_to_string(&hosts).unwrap();
+    assert!(text.starts_with("127.0.0.1 localhost\n"), "{text}");
+    assert!(text.contains("0.0.0.0 evil.example.com"), "{text}");
+    let token = outcome.revert_token.unwrap();
+    assert!(endpoint.revert(call(), &token).await.unwrap().changed);
+    assert!(!std::fs::read_to_string(&hosts).unwrap().contains("evil"));
+}
+
+/// Signs `body` for `path` at `at` with `secret` and a nonce made of
+/// `nonce`, as a caller of the agent would.
+fn signed_headers(
+    path: &str,
+    body: &[u8],
+    at: u64,
+    nonce: u8,
+    secret: &str,
+) -> Vec<(String, String)> {
+    let credential = InMemoryCredential::new(KEY_ID, secret);
+    sign(
+        &credential,
+        "POST",
+        path,
+        Timestamp::from_unix_seconds(at),
+        Nonce::from_random_bytes([nonce; 16]),
+        body,
+    )
+    .unwrap()
+    .headers
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[tokio::test]
+async fn bad_signatures_stale_times_and_replays_get_401_and_nothing_happens() {
+    let endpoint = Endpoint::start(&[Capability::Kill, Capability::Quarantine]).await;
+    let client = endpoint.client();
+    let mut child = sleeper();
+    let kill = serde_json::json!({"idempotency_key": "raw", "pid": child.id()}).to_string();
+    let path = "/v1/process/kill";
+    let send = |headers: Vec<(String, String)>, body: String| {
+        let client = client.clone();
+        async move {
+            let refs: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            client.send("POST", path, Some(body), &refs).await
+        }
+    };
+
+    let unsigned = send(Vec::new(), kill.clone()).await;
+    let wrong_key = send(
+        signed_headers(path, kill.as_bytes(), now(), 1, "another-secret"),
+        kill.clone(),
+    )
+    .await;
+    let stale = send(
+        signed_headers(path, kill.as_bytes(), now() - 600, 2, SECRET),
+        kill.clone(),
+    )
+    .await;
+    let other_body = send(signed_headers(path, b"{}", now(), 3, SECRET), kill.clone()).await;
+    for (what, reply) in [
+        ("unsigned", &unsigned),
+        ("wrong key", &wrong_key),
+        ("stale", &stale),
+        ("other body", &other_body),
+    ] {
+        assert_eq!(reply.status, 401, "{what}: {}", reply.text);
+        assert_eq!(reply.json["error"], "unauthorized", "{what}");
+    }
+    assert!(stale.text.contains("clock"), "{}", stale.text);
+    assert!(child.try_wait().unwrap().is_none(), "nothing was killed");
+
+    // A genuine request to quarantine a file, then its replay after the
+    // file is back: the replay is refused and the file stays.
+    let file = endpoint.scratch.path().join("replayed.txt");
+    std::fs::write(&file, b"first").unwrap();
+    let quarantine = serde_json::json!({"idempotency_key": "replay", "path": file}).to_string();
+    let qpath = "/v1/file/quarantine";
+    let headers = signed_headers(qpath, quarantine.as_bytes(), now(), 4, SECRET);
+    let refs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let first = client
+        .send("POST", qpath, Some(quarantine.clone()), &refs)
+        .await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    std::fs::write(&file, b"second").unwrap();
+    let replay = client.send("POST", qpath, Some(quarantine), &refs).await;
+    assert_eq!(replay.status, 401, "{}", replay.text);
+    assert!(
+        replay.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("already used")
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), b"second");
+
+    let refused = endpoint
+        .agent
+        .audit_entries()
+        .iter()
+        .filter(|e| e["status"] == 401)
+        .count();
+    assert_eq!(refused, 5, "every refusal is audited");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
