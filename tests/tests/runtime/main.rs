@@ -17,6 +17,7 @@ mod aliyun_waf_sim;
 mod cloud;
 mod conformance;
 mod containment;
+mod endpoint_sas;
 mod gate;
 mod huawei;
 mod secrets;
