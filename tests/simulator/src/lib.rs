@@ -8,7 +8,8 @@
 //! - Alibaba Cloud WAF 3.0 (`CreateDefenseRule`, `DeleteDefenseRule`) and
 //!   Cloud Firewall access control policies, with its 10 QPS limit, ECS
 //!   security group rules, CLB and ALB access control lists, Anti-DDoS
-//!   Proxy black and white lists, CDN IP blacklists and DCDN WAF rules;
+//!   Proxy black and white lists, CDN IP blacklists and DCDN WAF rules,
+//!   Security Center alert events and their handling;
 //! - Tencent Cloud Firewall block/allow lists and WAF IP access control;
 //! - Huawei Cloud Firewall black/white lists and WAF black/white IP rules.
 //!
@@ -57,6 +58,7 @@ pub use aliyun::cdn::DcdnWafRule;
 pub use aliyun::cloudfw::CloudfwPolicy;
 pub use aliyun::ddoscoo::{DdosEntry, DdosList};
 pub use aliyun::ecs::EcsRule;
+pub use aliyun::sas::{SasEvent, SasHost, SasOperation, SasQuaraFile, SasWhitelistRule};
 pub use aliyun::slb::{AclConfig, AclEntry, AclKind};
 pub use aliyun::waf::WafRule;
 pub use fault::Fault;
@@ -138,6 +140,13 @@ pub struct SimulatorConfig {
     pub cdn_domains: BTreeSet<String>,
     /// DCDN WAF protection policies that exist.
     pub dcdn_waf_policies: BTreeSet<u64>,
+    /// Hosts managed by Security Center.
+    pub sas_hosts: Vec<SasHost>,
+    /// Security Center alert events that exist at start.
+    pub sas_events: Vec<SasEvent>,
+    /// Status queries for which a Security Center handling task still
+    /// answers `Processing`.
+    pub sas_processing_polls: usize,
 }
 
 impl Default for SimulatorConfig {
@@ -165,6 +174,9 @@ impl Default for SimulatorConfig {
             ddos_list_quota: aliyun::ddoscoo::LIST_CAPACITY,
             cdn_domains: BTreeSet::new(),
             dcdn_waf_policies: BTreeSet::new(),
+            sas_hosts: Vec::new(),
+            sas_events: Vec::new(),
+            sas_processing_polls: 0,
         }
     }
 }
@@ -198,6 +210,9 @@ impl fmt::Debug for SimulatorConfig {
             .field("ddos_list_quota", &self.ddos_list_quota)
             .field("cdn_domains", &self.cdn_domains)
             .field("dcdn_waf_policies", &self.dcdn_waf_policies)
+            .field("sas_hosts", &self.sas_hosts)
+            .field("sas_events", &self.sas_events)
+            .field("sas_processing_polls", &self.sas_processing_polls)
             .finish()
     }
 }
@@ -342,6 +357,25 @@ impl SimulatorConfig {
         self
     }
 
+    /// Adds a host managed by Security Center.
+    pub fn with_sas_host(mut self, host: SasHost) -> Self {
+        self.sas_hosts.push(host);
+        self
+    }
+
+    /// Adds a Security Center alert event (see [`SasEvent::new`]).
+    pub fn with_sas_event(mut self, event: SasEvent) -> Self {
+        self.sas_events.push(event);
+        self
+    }
+
+    /// Makes each Security Center handling task answer `Processing` to its
+    /// first `polls` status queries.
+    pub fn with_sas_processing_polls(mut self, polls: usize) -> Self {
+        self.sas_processing_polls = polls;
+        self
+    }
+
     /// Sets the addresses allowed per Anti-DDoS Proxy list.
     pub fn with_ddos_list_quota(mut self, quota: usize) -> Self {
         self.ddos_list_quota = quota;
@@ -478,6 +512,26 @@ impl Simulator {
         self.shared.lock().aliyun.cdn.rules()
     }
 
+    /// The Security Center alert events now, with the handlings applied.
+    pub fn sas_events(&self) -> Vec<SasEvent> {
+        self.shared.lock().aliyun.sas.events()
+    }
+
+    /// The Security Center whitelist rules that handling added.
+    pub fn sas_whitelist(&self) -> Vec<SasWhitelistRule> {
+        self.shared.lock().aliyun.sas.whitelist()
+    }
+
+    /// The files in Security Center's quarantine now.
+    pub fn sas_quarantine(&self) -> Vec<SasQuaraFile> {
+        self.shared.lock().aliyun.sas.quarantine()
+    }
+
+    /// The quarantined files restored by `RollbackSuspEventQuaraFile`.
+    pub fn sas_restored_files(&self) -> Vec<SasQuaraFile> {
+        self.shared.lock().aliyun.sas.restored()
+    }
+
     /// The Tencent Cloud Firewall list entries held now.
     pub fn tencent_cfw_rules(&self) -> Vec<TencentCfwRule> {
         self.shared.lock().tencent.cfw.rules()
@@ -550,7 +604,12 @@ fn initial_state(config: SimulatorConfig) -> State {
             aliyun::slb::Slb::new(config.load_balancer_acls, config.acl_entry_quota),
             aliyun::ddoscoo::Ddoscoo::new(config.ddos_instances, config.ddos_list_quota),
             aliyun::cdn::Cdn::new(config.cdn_domains, config.dcdn_waf_policies, capacity),
-        ),
+        )
+        .with_sas(aliyun::sas::Sas::new(
+            config.sas_hosts,
+            config.sas_events,
+            config.sas_processing_polls,
+        )),
         tencent,
         huawei,
         faults: fault::Faults::default(),

@@ -18,6 +18,7 @@ mod cloud;
 mod conformance;
 mod containment;
 mod endpoint_agent;
+mod endpoint_sas;
 mod gate;
 mod huawei;
 mod secrets;

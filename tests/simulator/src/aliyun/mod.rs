@@ -8,7 +8,7 @@
 //! shape ([`error`]). Products: [`waf`] (WAF 3.0), [`cloudfw`] (Cloud
 //! Firewall), [`ecs`] (security groups), [`slb`] (CLB and ALB access control lists), [`ddoscoo`]
 //! (Anti-DDoS Proxy black and white lists), [`cdn`] (CDN IP blacklists and
-//! DCDN WAF rules).
+//! DCDN WAF rules), [`sas`] (Security Center alert handling).
 
 pub mod acs3;
 pub mod cdn;
@@ -16,6 +16,7 @@ pub mod cloudfw;
 pub mod ddoscoo;
 pub mod ecs;
 pub mod error;
+pub mod sas;
 pub mod slb;
 pub mod waf;
 
@@ -45,6 +46,7 @@ pub(crate) struct Aliyun {
     pub(crate) slb: slb::Slb,
     pub(crate) ddoscoo: ddoscoo::Ddoscoo,
     pub(crate) cdn: cdn::Cdn,
+    pub(crate) sas: sas::Sas,
 }
 
 impl Aliyun {
@@ -67,7 +69,14 @@ impl Aliyun {
             slb,
             ddoscoo,
             cdn,
+            sas: sas::Sas::new(Vec::new(), Vec::new(), 0),
         }
+    }
+
+    /// This state with Security Center state `sas`.
+    pub(crate) fn with_sas(mut self, sas: sas::Sas) -> Self {
+        self.sas = sas;
+        self
     }
 
     /// Verifies the signature and spends the nonce.
@@ -120,6 +129,7 @@ impl Aliyun {
             cloudfw::VERSION => cloudfw::Cloudfw::serves(&verified.action),
             ecs::VERSION => ecs::Ecs::serves(&verified.action),
             ddoscoo::VERSION => ddoscoo::Ddoscoo::serves(&verified.action),
+            sas::VERSION => sas::Sas::serves(&verified.action),
             version @ (cdn::CDN_VERSION | cdn::DCDN_VERSION) => {
                 cdn::Cdn::serves(version, &verified.action)
             }
@@ -132,7 +142,7 @@ impl Aliyun {
                     format!(
                         "`{other}` is not served by the simulator (WAF 3.0 is `{}`, Cloud \
                          Firewall `{}`, ECS `{}`, CLB `{}`, ALB `{}`, Anti-DDoS Proxy `{}`, CDN `{}`, \
-                         DCDN `{}`)",
+                         DCDN `{}`, Security Center `{}`)",
                         waf::VERSION,
                         cloudfw::VERSION,
                         ecs::VERSION,
@@ -140,7 +150,8 @@ impl Aliyun {
                         slb::ALB_VERSION,
                         ddoscoo::VERSION,
                         cdn::CDN_VERSION,
-                        cdn::DCDN_VERSION
+                        cdn::DCDN_VERSION,
+                        sas::VERSION
                     ),
                 ));
             }
@@ -160,6 +171,7 @@ impl Aliyun {
             cloudfw::VERSION => self.cloudfw.call(key, action, &params),
             ecs::VERSION => self.ecs.call(key, action, &params),
             ddoscoo::VERSION => self.ddoscoo.call(action, &params, now),
+            sas::VERSION => self.sas.call(action, &params, now),
             cdn::CDN_VERSION | cdn::DCDN_VERSION => self.cdn.call(action, &params),
             version @ (slb::CLB_VERSION | slb::ALB_VERSION) => {
                 self.slb.call(key, version, action, &params)
