@@ -302,28 +302,17 @@ fn terminate(
     grace: Duration,
 ) -> Result<&'static str, AgentError> {
     handle.signal(libc::SIGTERM)?;
-    let deadline = Instant::now() + grace;
-    while Instant::now() < deadline {
-        if !still_running(info) {
-            return Ok("TERM");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    if !still_running(info) {
+    if handle.wait_exit(info, grace) {
         return Ok("TERM");
     }
     handle.signal(libc::SIGKILL)?;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while still_running(info) {
-        if Instant::now() > deadline {
-            return Err(AgentError::Internal(format!(
-                "pid {} is still running 5 s after SIGKILL (uninterruptible sleep?)",
-                info.pid
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(10));
+    if handle.wait_exit(info, Duration::from_secs(5)) {
+        return Ok("KILL");
     }
-    Ok("KILL")
+    Err(AgentError::Internal(format!(
+        "pid {} is still running 5 s after SIGKILL (uninterruptible sleep?)",
+        info.pid
+    )))
 }
 
 /// Whether the process `info` describes is still alive (not a zombie, and
@@ -371,6 +360,42 @@ impl PidHandle {
             // Kernels before 5.3: plain kill(2) after the same checks.
             Some(libc::ENOSYS) => Ok(Some(Self { fd: None, pid })),
             _ => Err(AgentError::Internal(format!("pidfd_open({pid}): {err}"))),
+        }
+    }
+
+    /// Waits up to `limit` for the process to exit; true when it did.
+    /// A pidfd becomes readable at exit (zombies included), so the wait
+    /// ends at once; without one, /proc is polled every millisecond.
+    fn wait_exit(&self, info: &ProcessInfo, limit: Duration) -> bool {
+        use std::os::fd::AsRawFd;
+        let deadline = Instant::now() + limit;
+        loop {
+            if !still_running(info) {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            match &self.fd {
+                Some(fd) => {
+                    let mut poll = libc::pollfd {
+                        fd: fd.as_raw_fd(),
+                        events: libc::POLLIN,
+                        revents: 0,
+                    };
+                    let millis = left.as_millis().min(i32::MAX as u128) as i32;
+                    // SAFETY: one valid pollfd, its count, a timeout.
+                    let ready = unsafe { libc::poll(&mut poll, 1, millis.max(1)) };
+                    if ready > 0 {
+                        return true;
+                    }
+                    if ready < 0 {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                }
+                None => std::thread::sleep(Duration::from_millis(1)),
+            }
         }
     }
 
@@ -462,6 +487,28 @@ mod tests {
         assert!(child.try_wait().unwrap().is_none(), "the child still runs");
         child.kill().unwrap();
         child.wait().unwrap();
+    }
+
+    #[test]
+    fn a_process_that_ignores_term_gets_kill_after_the_grace_period() {
+        let mut child = Command::new("sh")
+            .args(["-c", "trap '' TERM; read line"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Let the shell install its trap before the signal arrives.
+        std::thread::sleep(Duration::from_millis(200));
+        let mut stubborn = request(child.id());
+        stubborn.grace_ms = Some(300);
+        let started = Instant::now();
+        let report = kill(&stubborn).unwrap();
+        assert_eq!(report.killed[0].signal, "KILL");
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        let status = child.wait().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(libc::SIGKILL)
+        );
     }
 
     #[test]
