@@ -358,7 +358,8 @@ async fn serve(
         route::SNAPSHOT => {
             let request: SnapshotRequest = parse(&body, entry)?;
             blocking(move || {
-                let mut snapshot = to_value(&snapshot::collect()?)?;
+                let sources = snapshot::SnapshotSources::system();
+                let mut snapshot = to_value(&snapshot::collect(&sources))?;
                 let saved = agent.save_snapshot(&request.idempotency_key, &snapshot)?;
                 if let Some(object) = snapshot.as_object_mut() {
                     object.insert("saved_to".into(), Value::String(saved.clone()));
