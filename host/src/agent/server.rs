@@ -269,7 +269,10 @@ async fn serve(
     }
     let capability = match path {
         route::KILL => Capability::Kill,
-        route::QUARANTINE | route::RESTORE => Capability::Quarantine,
+        route::QUARANTINE => Capability::Quarantine,
+        // What deep clean quarantined, it may also restore.
+        route::RESTORE if agent.allow.contains(&Capability::Scan) => Capability::Scan,
+        route::RESTORE => Capability::Quarantine,
         route::KILL_AND_QUARANTINE => Capability::Kill,
         route::CONTAINER_STOP | route::CONTAINER_START => Capability::Container,
         route::SCAN => Capability::Scan,

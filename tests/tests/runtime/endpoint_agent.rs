@@ -401,3 +401,142 @@ async fn bad_signatures_stale_times_and_replays_get_401_and_nothing_happens() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[tokio::test]
+async fn a_yara_rule_quarantines_only_the_matching_file_and_revert_restores_it() {
+    let endpoint = Endpoint::start(&[Capability::Scan]).await;
+    let dir = endpoint.scratch.path().join("web");
+    std::fs::create_dir_all(dir.join("uploads")).unwrap();
+    let shell = dir.join("uploads/shell.php");
+    std::fs::write(
+        &shell,
+        b"<?php eval(base64_decode($_POST['riposte_test_marker'])); ?>",
+    )
+    .unwrap();
+    let clean = dir.join("index.php");
+    std::fs::write(&clean, b"<?php echo 'hello'; ?>").unwrap();
+    let rules =
+        r#"rule webshell_eval_post { strings: $a = "eval(base64_decode($_POST" condition: $a }"#;
+    let mut call = endpoint.request(
+        "AegisDeepCleanUp",
+        wit::EntityKind::Host,
+        "web-01",
+        &[],
+        "clean-1",
+    );
+    call.parameters = vec![
+        ("paths".into(), dir.display().to_string()),
+        ("yara".into(), rules.into()),
+    ];
+    let outcome = endpoint.execute(call.clone()).await.unwrap();
+    assert!(outcome.changed, "{}", outcome.detail);
+    assert!(
+        outcome
+            .detail
+            .contains("scanned 2 files: 1 matched, 1 quarantined"),
+        "{}",
+        outcome.detail
+    );
+    assert_eq!(outcome.items.len(), 1);
+    assert_eq!(outcome.items[0].item, shell.display().to_string());
+    assert!(outcome.items[0].detail.contains("webshell_eval_post"));
+    assert!(!shell.exists(), "the match is quarantined");
+    assert!(clean.exists(), "the clean file stays");
+
+    let token = outcome.revert_token.unwrap();
+    assert!(endpoint.revert(call, &token).await.unwrap().changed);
+    assert!(shell.exists());
+}
+
+#[tokio::test]
+async fn the_offline_check_returns_a_snapshot_with_the_running_test_process() {
+    let endpoint = Endpoint::start(&[Capability::Snapshot]).await;
+    let call = endpoint.request(
+        "SasOfflineCheck",
+        wit::EntityKind::Host,
+        "web-01",
+        &[],
+        "check-1",
+    );
+    let outcome = endpoint.execute(call).await.unwrap();
+    assert!(!outcome.changed);
+    let report: serde_json::Value = serde_json::from_str(&outcome.detail).unwrap();
+    let me = std::process::id();
+    let processes = report["processes"].as_array().unwrap();
+    let mine = processes
+        .iter()
+        .find(|p| p["pid"] == me)
+        .unwrap_or_else(|| panic!("pid {me} is not in the snapshot"));
+    let exe = std::fs::read_link("/proc/self/exe").unwrap();
+    assert_eq!(mine["exe"], exe.display().to_string());
+    // The agent keeps the whole snapshot and says where.
+    let saved = report["saved_to"].as_str().unwrap();
+    assert!(std::path::Path::new(saved).is_file(), "{saved}");
+}
+
+#[tokio::test]
+async fn a_file_hash_kills_every_process_of_that_executable() {
+    let endpoint = Endpoint::start(&[Capability::Kill]).await;
+    let copy = endpoint.scratch.path().join("implant");
+    let mut bytes = std::fs::read("/usr/bin/sleep").unwrap();
+    bytes.extend_from_slice(b"riposte endpoint test");
+    std::fs::write(&copy, &bytes).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let hash = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&bytes))
+    };
+    let mut children: Vec<Child> = (0..3)
+        .map(|_| Command::new(&copy).arg("60").spawn().unwrap())
+        .collect();
+    let call = endpoint.request(
+        "AegisKillProcess",
+        wit::EntityKind::FileHash,
+        &hash,
+        &[],
+        "kill-hash",
+    );
+    let outcome = endpoint.execute(call).await.unwrap();
+    assert!(outcome.changed, "{}", outcome.detail);
+    for child in &mut children {
+        let status = child.wait().unwrap();
+        assert!(!status.success());
+        assert!(
+            outcome.detail.contains(&format!("pid {}", child.id())),
+            "{}",
+            outcome.detail
+        );
+    }
+}
+
+#[tokio::test]
+async fn kill_and_quarantine_takes_the_process_and_its_executable_and_revert_restores_the_file() {
+    let endpoint = Endpoint::start(&[Capability::Kill, Capability::Quarantine]).await;
+    let implant = endpoint.scratch.path().join("miner");
+    let bytes = std::fs::read("/usr/bin/sleep").unwrap();
+    std::fs::write(&implant, &bytes).unwrap();
+    std::fs::set_permissions(&implant, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut child = Command::new(&implant).arg("60").spawn().unwrap();
+    let pid = child.id();
+    let (start, exe) = process_attributes(pid);
+    assert_eq!(exe, implant.display().to_string());
+    let call = || {
+        endpoint.request(
+            "AegisKillQuara",
+            wit::EntityKind::Process,
+            &pid.to_string(),
+            &[("start-time", &start), ("exe", &exe)],
+            "kill-quara-1",
+        )
+    };
+    let outcome = endpoint.execute(call()).await.unwrap();
+    assert!(outcome.changed, "{}", outcome.detail);
+    assert!(!child.wait().unwrap().success());
+    assert!(!implant.exists(), "the executable is quarantined");
+
+    let token = outcome.revert_token.unwrap();
+    assert!(endpoint.revert(call(), &token).await.unwrap().changed);
+    assert_eq!(std::fs::read(&implant).unwrap(), bytes);
+    let mode = std::fs::metadata(&implant).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o755);
+}
