@@ -209,15 +209,15 @@ fn kill_pid(
             )));
         }
     }
-    if let Some(exe) = &request.exe {
-        if info.exe.as_deref() != Some(Path::new(exe)) {
-            return Err(AgentError::Conflict(format!(
-                "pid {pid} runs `{}`, not `{exe}`; it is left running",
-                info.exe
-                    .as_deref()
-                    .map_or("(unreadable)".into(), |p| p.display().to_string())
-            )));
-        }
+    if let Some(exe) = &request.exe
+        && info.exe.as_deref() != Some(Path::new(exe))
+    {
+        return Err(AgentError::Conflict(format!(
+            "pid {pid} runs `{}`, not `{exe}`; it is left running",
+            info.exe
+                .as_deref()
+                .map_or("(unreadable)".into(), |p| p.display().to_string())
+        )));
     }
     if let Some(hash) = hash {
         let exe = info.exe.clone().ok_or_else(|| {
