@@ -15,7 +15,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -77,20 +77,37 @@ impl Quarantine {
             }
             return Ok(record);
         }
-        let meta =
-            fs::symlink_metadata(&path).map_err(|err| AgentError::io(path.display(), &err))?;
+        // One descriptor, opened without following a final symlink, is
+        // checked, hashed and copied: swapping the path for a link to
+        // another file in between cannot make the agent take (and later
+        // hand back) that other file's content.
+        let mut source = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&path)
+            .map_err(|err| match err.raw_os_error() {
+                Some(libc::ELOOP) => AgentError::InvalidInput(format!(
+                    "{} is a symbolic link; quarantine names the file itself",
+                    path.display()
+                )),
+                _ => AgentError::io(path.display(), &err),
+            })?;
+        let meta = source
+            .metadata()
+            .map_err(|err| AgentError::io(path.display(), &err))?;
         if !meta.is_file() {
             return Err(AgentError::InvalidInput(format!(
-                "{} is not a regular file (symbolic links, directories and devices are not \
+                "{} is not a regular file (directories, devices and pipes are not \
                  quarantined)",
                 path.display()
             )));
         }
-        let sha256 = file_sha256(&path.to_string_lossy())
-            .map_err(|err| AgentError::io(path.display(), &err))?;
+        let content = self.dir.join(format!("{id}.bin"));
+        let sha256 = copy_hashing(&mut source, &content)?;
         if let Some(expected) = expected
             && !expected.eq_ignore_ascii_case(&sha256)
         {
+            let _ = fs::remove_file(&content);
             return Err(AgentError::Conflict(format!(
                 "{} has SHA-256 {sha256}, not {expected}; it is left in place",
                 path.display()
@@ -107,12 +124,24 @@ impl Quarantine {
             modified: meta.mtime(),
             quarantined_at: unix_now(),
         };
-        let content = self.dir.join(format!("{id}.bin"));
-        copy_synced(&path, &content)?;
         fs::set_permissions(&content, fs::Permissions::from_mode(0o000))
             .map_err(|err| AgentError::io(content.display(), &err))?;
         write_atomic(&self.dir.join(format!("{id}.json")), &record)?;
-        fs::remove_file(&path).map_err(|err| AgentError::io(path.display(), &err))?;
+        // Unlink only the file that was copied.
+        match fs::symlink_metadata(&path) {
+            Ok(now) if now.dev() == meta.dev() && now.ino() == meta.ino() => {
+                fs::remove_file(&path).map_err(|err| AgentError::io(path.display(), &err))?;
+            }
+            Ok(_) => {
+                return Err(AgentError::Conflict(format!(
+                    "{} was replaced while it was being quarantined; the copy taken is \
+                     entry {id}, the new file is left in place",
+                    path.display()
+                )));
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(AgentError::io(path.display(), &err)),
+        }
         tracing::info!(id = %id, path = %path.display(), "file quarantined");
         Ok(record)
     }
@@ -159,7 +188,17 @@ impl Quarantine {
                     .and_then(|n| n.to_str())
                     .unwrap_or("file")
             ));
-            copy_synced(&content, &staged)?;
+            // A name someone planted (a symlink to elsewhere) is removed,
+            // then the staged file is created exclusively.
+            match fs::remove_file(&staged) {
+                Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(AgentError::io(staged.display(), &err));
+                }
+                _ => {}
+            }
+            let mut stored =
+                fs::File::open(&content).map_err(|err| AgentError::io(content.display(), &err))?;
+            copy_exclusive(&mut stored, &staged)?;
             apply_metadata(&staged, &record)?;
             fs::rename(&staged, &target).map_err(|err| AgentError::io(target.display(), &err))?;
         }
@@ -233,18 +272,47 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn copy_synced(from: &Path, to: &Path) -> Result<(), AgentError> {
-    let mut source = fs::File::open(from).map_err(|err| AgentError::io(from.display(), &err))?;
-    let mut dest = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(to)
+/// Copies `source` into a new file `to` (mode 0600, created exclusively)
+/// and answers the SHA-256 of the bytes copied.
+fn copy_hashing(source: &mut fs::File, to: &Path) -> Result<String, AgentError> {
+    use std::io::Read;
+    let _ = fs::remove_file(to);
+    let mut dest = create_exclusive(to)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let read = source
+            .read(&mut buf)
+            .map_err(|err| AgentError::io("reading the file", &err))?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buf[..read]);
+        dest.write_all(&buf[..read])
+            .map_err(|err| AgentError::io(to.display(), &err))?;
+    }
+    dest.sync_all()
         .map_err(|err| AgentError::io(to.display(), &err))?;
-    std::io::copy(&mut source, &mut dest).map_err(|err| AgentError::io(to.display(), &err))?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Copies `source` into a new file `to`, created exclusively (never
+/// through a planted symlink), and syncs it.
+fn copy_exclusive(source: &mut fs::File, to: &Path) -> Result<(), AgentError> {
+    let mut dest = create_exclusive(to)?;
+    std::io::copy(source, &mut dest).map_err(|err| AgentError::io(to.display(), &err))?;
     dest.sync_all()
         .map_err(|err| AgentError::io(to.display(), &err))
+}
+
+fn create_exclusive(path: &Path) -> Result<fs::File, AgentError> {
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|err| AgentError::io(path.display(), &err))
 }
 
 fn write_atomic(path: &Path, record: &QuarantineRecord) -> Result<(), AgentError> {
@@ -283,8 +351,6 @@ fn apply_metadata(path: &Path, record: &QuarantineRecord) -> Result<(), AgentErr
     file.set_modified(modified)
         .map_err(|err| AgentError::io(path.display(), &err))
 }
-
-use std::os::unix::fs::OpenOptionsExt;
 
 #[cfg(test)]
 mod tests {
@@ -343,6 +409,38 @@ mod tests {
         assert_eq!(after.mtime(), before.mtime());
         assert_eq!((after.uid(), after.gid()), (before.uid(), before.gid()));
         assert!(!store.restore(&record.id).unwrap().restored);
+    }
+
+    #[test]
+    fn symlinks_are_refused_and_a_planted_staging_link_does_not_redirect_a_restore() {
+        let scratch = Scratch::new("links");
+        let store = Quarantine::open(scratch.0.join("store"), &[]).unwrap();
+        let secret = plant(&scratch.0, "secret", b"not yours", 0o600);
+        let link = scratch.0.join("link");
+        std::os::unix::fs::symlink(&secret, &link).unwrap();
+        let err = store
+            .quarantine("k", link.to_str().unwrap(), None)
+            .unwrap_err();
+        assert!(
+            matches!(err, AgentError::InvalidInput(ref m) if m.contains("symbolic link")),
+            "{err}"
+        );
+        assert!(secret.exists() && link.exists());
+
+        let file = plant(&scratch.0, "dropper", b"payload", 0o755);
+        let record = store.quarantine("k", file.to_str().unwrap(), None).unwrap();
+        // Someone plants the staging name as a link to a file of theirs.
+        let victim = plant(&scratch.0, "victim", b"original", 0o644);
+        std::os::unix::fs::symlink(&victim, scratch.0.join(".dropper.riposte-restore")).unwrap();
+        store.restore(&record.id).unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"original");
+        assert_eq!(fs::read(&file).unwrap(), b"payload");
+        assert!(
+            !fs::symlink_metadata(&file)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
     }
 
     #[test]

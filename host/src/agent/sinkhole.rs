@@ -154,11 +154,13 @@ impl Sinkhole {
     fn write(&self, text: &str) -> Result<(), AgentError> {
         let mode = fs::metadata(&self.file).map_or(0o644, |m| m.mode() & 0o7777);
         let staged = staged_name(&self.file);
+        // Created exclusively and never through a planted symlink.
+        let _ = fs::remove_file(&staged);
         let written = fs::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .mode(mode)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&staged)
             .and_then(|mut file| {
                 file.write_all(text.as_bytes())?;

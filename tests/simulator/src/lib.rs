@@ -411,6 +411,8 @@ pub struct Handled {
     pub code: String,
     /// The HTTP status answered; 0 when the connection was dropped.
     pub status: u16,
+    /// When the simulator finished handling it.
+    pub at: std::time::Instant,
 }
 
 /// A running simulator on `127.0.0.1`, stopped when dropped.

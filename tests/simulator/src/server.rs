@@ -361,6 +361,7 @@ fn record(shared: &Shared, action: &str, request_id: &str, outcome: &Outcome) {
         action: action.to_owned(),
         code: code.to_owned(),
         status,
+        at: std::time::Instant::now(),
     });
 }
 
