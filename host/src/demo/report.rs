@@ -15,11 +15,20 @@ use super::{DemoSummary, FileReport, world};
 /// Prints when verbose.
 pub struct Printer {
     verbose: bool,
+    /// Whether stdout is a terminal: the progress line is redrawn in
+    /// place there, and printed once, when done, elsewhere.
+    terminal: bool,
+    last_progress: std::cell::RefCell<String>,
 }
 
 impl Printer {
     pub fn new(verbose: bool) -> Self {
-        Self { verbose }
+        use std::io::IsTerminal as _;
+        Self {
+            verbose,
+            terminal: std::io::stdout().is_terminal(),
+            last_progress: Default::default(),
+        }
     }
 
     pub fn started(&self, port: u16, agent: SocketAddr) {
@@ -119,17 +128,26 @@ impl Printer {
             .iter()
             .map(|(status, n)| format!("{n} {status}"))
             .collect();
-        print!(
-            "\r  waiting for tasks ({:.1} s): {}; {open} policies open   ",
+        let line = format!(
+            "  waiting for tasks ({:.1} s): {}; {open} policies open",
             elapsed.as_secs_f64(),
             tasks.join(", ")
         );
-        let _ = std::io::stdout().flush();
+        if self.terminal {
+            print!("\r{line}   ");
+            let _ = std::io::stdout().flush();
+        }
+        *self.last_progress.borrow_mut() = line;
     }
 
     pub fn progress_done(&self) {
-        if self.verbose {
+        if !self.verbose {
+            return;
+        }
+        if self.terminal {
             println!();
+        } else {
+            println!("{}", self.last_progress.borrow());
         }
     }
 
