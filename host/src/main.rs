@@ -1,9 +1,10 @@
 //! The `riposte` command.
 //!
-//! Three subcommands run here without a daemon: `demo` replays alerts
-//! against the provider simulator through the sandbox, `inspect` loads a
-//! handling component and prints what it declares (the check an operator
-//! runs before granting it anything), and `serve` starts the daemon.
+//! Four subcommands run here rather than against a daemon: `demo` runs the
+//! daemon, the provider simulator and an endpoint agent end to end,
+//! `inspect` loads a handling component and prints what it declares (the
+//! check an operator runs before granting it anything), `serve` starts the
+//! daemon and `agent` the endpoint agent.
 //! Everything else is the operator's client of the HTTP API, in
 //! [`riposte::cli`].
 
@@ -13,11 +14,38 @@ use riposte::runtime::gate::Network;
 use riposte::runtime::secrets::SecretStore;
 use riposte::runtime::{LoadError, Runtime, RuntimeConfig, kind_name};
 
+const DEMO_HELP: &str = "usage: riposte demo [--exit] [--data DIR] [ALERT_FILE...]
+
+Runs riposte end to end on this machine, on 127.0.0.1 only, in one process:
+  - a provider simulator serving Alibaba Cloud (WAF, Cloud Firewall, ECS,
+    SLB, CDN, Anti-DDoS, Security Center), Tencent Cloud and Huawei Cloud,
+    with a fresh random credential per provider;
+  - a local endpoint agent that may kill, quarantine, scan and sinkhole,
+    but not touch this machine's firewall;
+  - the daemon as `riposte serve` assembles it, its gate resolving every
+    provider name to 127.0.0.1 and dialling loopback only.
+Through the daemon's HTTP API, with the admin token, it creates targets,
+an allowlist, the response scripts and rules of demo/scripts and
+demo/rules, then ingests alert files: the bundled Suricata alerts, two
+public Falco samples, and Falco and Security Center alerts it writes about
+processes and files it planted in its own scratch directory (the only
+things on this machine it acts on). It prints the alerts, rules matched,
+tasks with their outcome, failures with their reasons and the expiry of
+blocks, then a summary table that sets each action's tasks against what
+the simulator and the agent recorded.
+
+Then it keeps everything running so you can explore the API with the
+`riposte` client, until Ctrl-C.
+
+  --exit      stop once the summary is printed
+  --data DIR  keep the daemon's data in DIR (new or empty); default: a
+              fresh directory under the system's temporary directory
+  ALERT_FILE  more alert files to ingest (JSON lines or a JSON array; the
+              format is detected per record)";
+
 const USAGE: &str = "usage:
-  riposte demo [EVE_FILE...]
-      Replays Suricata EVE alerts (the bundled ones by default) and blocks
-      each attacker address on the provider simulator's WAF through the
-      sandboxed aliyun-waf component, then lifts the blocks.
+  riposte demo [--exit] [--data DIR] [ALERT_FILE...]
+      Runs the daemon end to end on this machine (see `riposte demo --help`).
   riposte inspect <component.wasm>
       Loads a handling component in the sandbox (no grants, no secrets) and
       prints its name, version, actions and the hosts it asks to call.
@@ -179,23 +207,57 @@ fn agent(args: &[&str]) -> ExitCode {
     }
 }
 
-fn demo(files: &[&str]) -> ExitCode {
-    let files: Vec<std::path::PathBuf> = files.iter().map(Into::into).collect();
+/// `demo [--exit] [--data DIR] [FILE...]`: the daemon end to end.
+fn demo(args: &[&str]) -> ExitCode {
+    let mut options = riposte::demo::DemoOptions {
+        verbose: true,
+        ..Default::default()
+    };
+    let mut exit = false;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match *arg {
+            "-h" | "--help" => {
+                println!("{DEMO_HELP}");
+                return ExitCode::SUCCESS;
+            }
+            "--exit" => exit = true,
+            "--data" => match rest.next() {
+                Some(dir) => options.data_dir = Some(dir.into()),
+                None => {
+                    eprintln!("error: --data needs a directory\n\n{DEMO_HELP}");
+                    return ExitCode::from(2);
+                }
+            },
+            flag if flag.starts_with('-') => {
+                eprintln!("error: `demo` does not take `{flag}`\n\n{DEMO_HELP}");
+                return ExitCode::from(2);
+            }
+            file => options.files.push(file.into()),
+        }
+    }
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(anyhow::Error::from)
-        .and_then(|rt| rt.block_on(riposte::demo::run(&files)));
+        .and_then(|rt| {
+            rt.block_on(async {
+                let demo = riposte::demo::run(options).await?;
+                riposte::demo::print_summary(&demo.summary);
+                if !exit {
+                    println!(
+                        "\nthe daemon, the simulator and the agent keep running; \
+                         Ctrl-C stops them"
+                    );
+                    let _ = tokio::signal::ctrl_c().await;
+                    println!("stopping");
+                }
+                demo.shutdown().await;
+                Ok::<_, anyhow::Error>(())
+            })
+        });
     match result {
-        Ok(summary) if summary.alerts == 0 => {
-            eprintln!("error: no alert records were read; expected Suricata EVE JSON lines");
-            ExitCode::from(1)
-        }
-        Ok(summary) if summary.failed.is_empty() && summary.rules_left == 0 => ExitCode::SUCCESS,
-        Ok(_) => {
-            eprintln!("error: some blocks failed or were not lifted; see above");
-            ExitCode::from(1)
-        }
+        Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::from(1)

@@ -23,7 +23,7 @@ Server and token:
 
 Commands that need no daemon:
   riposte serve                  start the daemon
-  riposte demo [EVE_FILE...]     replay alerts against the provider simulator
+  riposte demo [--exit]          run the daemon end to end on this machine
   riposte inspect FILE.wasm      print what a handling component declares
   riposte component check FILE.wasm
                                  check a component against the contract

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::catalog::Catalog;
 use crate::model::{
-    AllowEntry, Bindings, Entity, Guardrails, KEPT_ALERT_IDS, Policy, PolicyStatus, RuleSpec,
+    AllowEntry, Bindings, Entity, Expr, Guardrails, KEPT_ALERT_IDS, Policy, PolicyStatus, RuleSpec,
     ScriptRef, ScriptVersion, Source, Span, StepState, StepStatus, Task, TaskStatus, Time,
     TriggerKind, derive_status,
 };
@@ -117,6 +117,13 @@ impl Planner {
                     Ok(entity) => entity,
                     Err(err) => {
                         skipped.push(skip(format!("entity: {err}")));
+                        continue;
+                    }
+                };
+                let entity = match attributes(&script.spec.entity.attributes, &bindings) {
+                    Ok(attributes) => entity.with_attributes(attributes),
+                    Err(err) => {
+                        skipped.push(skip(format!("entity attributes: {err}")));
                         continue;
                     }
                 };
@@ -423,6 +430,30 @@ impl Planner {
         }
         self.guard(entity, action, target, now)
     }
+}
+
+/// Evaluates a script's entity attributes over the alert: each gives one
+/// string, or none when it is null; a list or another type is an error.
+fn attributes(
+    expressions: &BTreeMap<String, Expr>,
+    bindings: &Bindings<'_>,
+) -> Result<BTreeMap<String, String>, String> {
+    let mut attributes = BTreeMap::new();
+    for (name, expression) in expressions {
+        match expression.strings(bindings)?.as_slice() {
+            [] => {}
+            [value] => {
+                attributes.insert(name.clone(), value.clone());
+            }
+            values => {
+                return Err(format!(
+                    "`{name}` gave {} values; an attribute takes one",
+                    values.len()
+                ));
+            }
+        }
+    }
+    Ok(attributes)
 }
 
 /// The statuses of `tasks`.

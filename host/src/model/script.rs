@@ -11,6 +11,7 @@
 //! entity:
 //!   kind: ip
 //!   from: alert.src_ip
+//!   # attributes: {exe: alert.original.output_fields['proc.exepath']}
 //! steps:
 //!   - id: waf
 //!     action: AliyunWafBlockIP
@@ -76,6 +77,13 @@ pub struct EntityExtractor {
     /// A CEL expression giving a string or a list of strings; each value
     /// becomes its own policy.
     pub from: Expr,
+    /// Attributes given to every entity `from` yields, each a CEL
+    /// expression giving a string (or null, for none): a process's
+    /// `start-time` and `exe`, which the endpoint agent checks before it
+    /// kills, so that a reused pid is left alone. Meant for extractors
+    /// that yield one entity per alert.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, Expr>,
 }
 
 /// One step of a script.
