@@ -50,6 +50,13 @@ pub fn default_rates() -> BTreeMap<String, Rate> {
     rates
 }
 
+/// Actions whose component rewrites a whole provider-side list (reads
+/// it, changes one entry, writes it all back). Two such calls at once on
+/// one target would each write back a list without the other's entry, so
+/// the engine runs them one at a time per target (execute and revert
+/// alike). Alibaba CDN's `ip_black_list_set` is one value per domain.
+pub const SERIAL_ACTIONS: &[&str] = &["CDNProcess"];
+
 /// A token bucket; [`TokenBucket::take`] says how long to wait for a token.
 #[derive(Debug)]
 pub struct TokenBucket {
@@ -92,6 +99,7 @@ pub struct Limiters {
     rates: BTreeMap<String, Rate>,
     providers: Mutex<HashMap<String, Arc<Semaphore>>>,
     targets: Mutex<HashMap<String, Arc<Semaphore>>>,
+    serial: Mutex<HashMap<String, Arc<Semaphore>>>,
     buckets: Mutex<HashMap<String, Arc<TokenBucket>>>,
 }
 
@@ -100,6 +108,7 @@ pub struct Limiters {
 pub struct Permits {
     _provider: OwnedSemaphorePermit,
     _target: OwnedSemaphorePermit,
+    _serial: Option<OwnedSemaphorePermit>,
 }
 
 impl Limiters {
@@ -110,6 +119,7 @@ impl Limiters {
             rates,
             providers: Mutex::default(),
             targets: Mutex::default(),
+            serial: Mutex::default(),
             buckets: Mutex::default(),
         }
     }
@@ -117,6 +127,15 @@ impl Limiters {
     /// Waits for a slot on the provider and the target, then for a token
     /// of the action's (or else the provider's) rate limit.
     pub async fn acquire(&self, provider: &str, target: &str, action: &str) -> Permits {
+        // Waiting for its turn first, so a queue of serial calls holds no
+        // provider or target slot.
+        let serial = if SERIAL_ACTIONS.contains(&action) {
+            let key = format!("{target}\n{action}");
+            let turn = semaphore(&self.serial, &key, 1);
+            Some(turn.acquire_owned().await.expect("never closed"))
+        } else {
+            None
+        };
         let provider_sem = semaphore(&self.providers, provider, self.per_provider);
         let target_sem = semaphore(&self.targets, target, self.per_target);
         let provider_permit = provider_sem.acquire_owned().await.expect("never closed");
@@ -130,6 +149,7 @@ impl Limiters {
         Permits {
             _provider: provider_permit,
             _target: target_permit,
+            _serial: serial,
         }
     }
 
@@ -230,6 +250,23 @@ mod tests {
         }
         let asked = Duration::from_secs(30);
         assert!(backoff.delay(1, Some(asked)) >= asked);
+    }
+
+    #[tokio::test]
+    async fn list_rewriting_actions_run_one_at_a_time_per_target() {
+        let limiters = Limiters::new(32, 8, BTreeMap::new());
+        let first = limiters.acquire("aliyun", "cdn", "CDNProcess").await;
+        // Another target, or another action on the same target, goes on.
+        let _other_target = limiters.acquire("aliyun", "cdn-2", "CDNProcess").await;
+        let _other_action = limiters.acquire("aliyun", "cdn", "DcdnWafBanIP").await;
+        let second = limiters.acquire("aliyun", "cdn", "CDNProcess");
+        tokio::pin!(second);
+        let waited = tokio::time::timeout(Duration::from_millis(50), &mut second).await;
+        assert!(waited.is_err(), "the second CDNProcess call waits its turn");
+        drop(first);
+        tokio::time::timeout(Duration::from_secs(5), second)
+            .await
+            .expect("it runs once the first is done");
     }
 
     #[test]
