@@ -48,23 +48,33 @@ impl Nft {
                 "add set inet {t} {set} {{ type {kind}; flags interval, timeout; }}"
             ));
         }
-        for (chain, hook, source) in [("input", "input", "saddr"), ("output", "output", "daddr")] {
+        // Forwarded traffic (containers, routed hosts) is matched on both
+        // ends.
+        let chains: [(&str, &[&str]); 3] = [
+            ("input", &["saddr"]),
+            ("output", &["daddr"]),
+            ("forward", &["saddr", "daddr"]),
+        ];
+        for (chain, ends) in chains {
             lines.push(format!(
-                "add chain inet {t} {chain} {{ type filter hook {hook} priority -10; policy accept; }}"
+                "add chain inet {t} {chain} {{ type filter hook {chain} priority -10; policy accept; }}"
             ));
             lines.push(format!("flush chain inet {t} {chain}"));
-            lines.push(format!(
-                "add rule inet {t} {chain} ip {source} @allow4 accept"
-            ));
-            lines.push(format!(
-                "add rule inet {t} {chain} ip6 {source} @allow6 accept"
-            ));
-            lines.push(format!(
-                "add rule inet {t} {chain} ip {source} @block4 drop"
-            ));
-            lines.push(format!(
-                "add rule inet {t} {chain} ip6 {source} @block6 drop"
-            ));
+            for (verdict, sets) in [
+                ("accept", ["allow4", "allow6"]),
+                ("drop", ["block4", "block6"]),
+            ] {
+                for end in ends {
+                    lines.push(format!(
+                        "add rule inet {t} {chain} ip {end} @{} {verdict}",
+                        sets[0]
+                    ));
+                    lines.push(format!(
+                        "add rule inet {t} {chain} ip6 {end} @{} {verdict}",
+                        sets[1]
+                    ));
+                }
+            }
         }
         lines
     }
@@ -268,6 +278,11 @@ mod tests {
             .filter(|l| l.starts_with("add rule inet riposte input"))
             .collect();
         assert_eq!(input.len(), 4);
+        let forward = script
+            .iter()
+            .filter(|l| l.starts_with("add rule inet riposte forward"))
+            .count();
+        assert_eq!(forward, 8, "both ends of forwarded traffic");
         assert!(input[0].ends_with("@allow4 accept"));
         assert!(input[3].ends_with("@block6 drop"));
         assert!(script.iter().any(|l| l.contains("flags interval, timeout")));
@@ -373,7 +388,7 @@ mod tests {
         assert!(ruleset.contains("198.51.100.7 timeout 10m"), "{ruleset}");
         assert!(ruleset.contains("2001:db8::/48"), "{ruleset}");
         // Setting up twice did not duplicate the rules.
-        assert_eq!(ruleset.matches("@block4 drop").count(), 2, "{ruleset}");
+        assert_eq!(ruleset.matches("@block4 drop").count(), 4, "{ruleset}");
 
         let removed = nft.remove(&block).unwrap();
         assert!(removed.changed);

@@ -12,9 +12,21 @@
 //! A restore puts the content back with its mode, owner and modification
 //! time, and renames the record to `<id>.restored.json`; a second restore
 //! changes nothing.
+//!
+//! The agent runs as root on paths in directories other users may own, so
+//! it never trusts a path twice. The file's directory is resolved once
+//! (symbolic links followed), checked against the protected paths, and
+//! then opened component by component without following any link; the
+//! file is opened, checked, copied and unlinked relative to that directory
+//! descriptor, and a restore creates, fills, chowns and renames its file
+//! the same way. A directory swapped for a link midway makes the walk
+//! fail instead of leading the agent elsewhere.
 
+use std::ffi::{CString, OsStr};
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -24,29 +36,46 @@ use sha2::{Digest, Sha256};
 
 use super::AgentError;
 use super::config::ALWAYS_PROTECTED;
-use super::process::file_sha256;
 
 /// The quarantine store.
 #[derive(Debug, Clone)]
 pub struct Quarantine {
     dir: PathBuf,
     protected: Vec<PathBuf>,
+    max_bytes: u64,
 }
 
 impl Quarantine {
-    /// Opens (creating, mode 0700) the store in `dir`; `protected` are the
-    /// configured paths refused on top of [`ALWAYS_PROTECTED`].
-    pub fn open(dir: PathBuf, protected: &[PathBuf]) -> Result<Self, AgentError> {
+    /// Opens (creating, mode 0700) the store in `dir`. Quarantine refuses
+    /// [`ALWAYS_PROTECTED`], `protected` (the configuration's paths and the
+    /// agent's own files), and the store itself; it takes files of at most
+    /// `max_bytes`.
+    pub fn open(dir: PathBuf, protected: &[PathBuf], max_bytes: u64) -> Result<Self, AgentError> {
         fs::create_dir_all(&dir).map_err(|err| AgentError::io(dir.display(), &err))?;
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))
             .map_err(|err| AgentError::io(dir.display(), &err))?;
-        let mut all: Vec<PathBuf> = ALWAYS_PROTECTED.iter().map(PathBuf::from).collect();
-        all.extend(protected.iter().cloned());
-        // The store itself is never quarantined into itself.
-        all.push(dir.clone());
+        let dir = fs::canonicalize(&dir).map_err(|err| AgentError::io(dir.display(), &err))?;
+        let mut all: Vec<PathBuf> = Vec::new();
+        for path in ALWAYS_PROTECTED
+            .iter()
+            .map(PathBuf::from)
+            .chain(protected.iter().cloned())
+            .chain(std::iter::once(dir.clone()))
+        {
+            // Both spellings: `/lib/systemd` may really be
+            // `/usr/lib/systemd`, and a path that does not exist yet is
+            // kept as written.
+            if let Ok(real) = fs::canonicalize(&path)
+                && real != path
+            {
+                all.push(real);
+            }
+            all.push(path);
+        }
         Ok(Self {
             dir,
             protected: all,
+            max_bytes,
         })
     }
 
@@ -63,17 +92,19 @@ impl Quarantine {
         path: &str,
         expected: Option<&str>,
     ) -> Result<QuarantineRecord, AgentError> {
-        let path = checked_path(path)?;
+        let given = checked_path(path)?;
+        let path = resolved(&given)?;
         self.refuse_protected(&path)?;
-        let id = entry_id(key, &path);
+        let id = entry_id(key, &given);
+        let (parent, name) = open_parent(&path)?;
         if let Some(record) = self.record(&id)? {
             // A retry: finish a move a crash interrupted, then answer the
             // first record.
-            if let Ok(meta) = fs::symlink_metadata(&path)
-                && meta.is_file()
-                && file_sha256(&path.to_string_lossy()).ok().as_deref() == Some(&record.sha256)
+            if let Ok(file) = open_regular(&parent, &name, &path)
+                && let Ok(meta) = file.metadata()
+                && hash_file(file, meta.len()).ok().as_deref() == Some(record.sha256.as_str())
             {
-                fs::remove_file(&path).map_err(|err| AgentError::io(path.display(), &err))?;
+                unlink_if_same(&parent, &name, &path, &meta)?;
             }
             return Ok(record);
         }
@@ -81,29 +112,27 @@ impl Quarantine {
         // checked, hashed and copied: swapping the path for a link to
         // another file in between cannot make the agent take (and later
         // hand back) that other file's content.
-        let mut source = fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(&path)
-            .map_err(|err| match err.raw_os_error() {
-                Some(libc::ELOOP) => AgentError::InvalidInput(format!(
-                    "{} is a symbolic link; quarantine names the file itself",
-                    path.display()
-                )),
-                _ => AgentError::io(path.display(), &err),
-            })?;
+        let mut source = open_regular(&parent, &name, &path)?;
         let meta = source
             .metadata()
             .map_err(|err| AgentError::io(path.display(), &err))?;
-        if !meta.is_file() {
-            return Err(AgentError::InvalidInput(format!(
-                "{} is not a regular file (directories, devices and pipes are not \
-                 quarantined)",
-                path.display()
+        if meta.len() > self.max_bytes {
+            return Err(AgentError::Refused(format!(
+                "{} is {} bytes; the agent quarantines files of at most {} bytes \
+                 (`scan.max_file_bytes`)",
+                path.display(),
+                meta.len(),
+                self.max_bytes
             )));
         }
         let content = self.dir.join(format!("{id}.bin"));
-        let sha256 = copy_hashing(&mut source, &content)?;
+        let sha256 = match copy_hashing(&mut source, &content) {
+            Ok(sha256) => sha256,
+            Err(err) => {
+                let _ = fs::remove_file(&content);
+                return Err(err);
+            }
+        };
         if let Some(expected) = expected
             && !expected.eq_ignore_ascii_case(&sha256)
         {
@@ -128,20 +157,7 @@ impl Quarantine {
             .map_err(|err| AgentError::io(content.display(), &err))?;
         write_atomic(&self.dir.join(format!("{id}.json")), &record)?;
         // Unlink only the file that was copied.
-        match fs::symlink_metadata(&path) {
-            Ok(now) if now.dev() == meta.dev() && now.ino() == meta.ino() => {
-                fs::remove_file(&path).map_err(|err| AgentError::io(path.display(), &err))?;
-            }
-            Ok(_) => {
-                return Err(AgentError::Conflict(format!(
-                    "{} was replaced while it was being quarantined; the copy taken is \
-                     entry {id}, the new file is left in place",
-                    path.display()
-                )));
-            }
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-            Err(err) => return Err(AgentError::io(path.display(), &err)),
-        }
+        unlink_if_same(&parent, &name, &path, &meta)?;
         tracing::info!(id = %id, path = %path.display(), "file quarantined");
         Ok(record)
     }
@@ -165,42 +181,51 @@ impl Quarantine {
             }
             return Err(AgentError::NotFound(format!("no quarantine entry `{id}`")));
         };
-        let target = PathBuf::from(&record.original_path);
+        let target = checked_path(&record.original_path)?;
+        self.refuse_protected(&target)?;
         let content = self.dir.join(format!("{id}.bin"));
-        if fs::symlink_metadata(&target).is_ok() {
-            if file_sha256(&target.to_string_lossy()).ok().as_deref() != Some(&record.sha256) {
-                return Err(AgentError::Conflict(format!(
-                    "{} exists again with other content; move it away before restoring",
-                    target.display()
-                )));
-            }
-        } else {
-            if let Some(parent) = target.parent() {
-                fs::create_dir_all(parent).map_err(|err| AgentError::io(parent.display(), &err))?;
-            }
-            // The stored copy is mode 0000: make it readable to copy back.
-            fs::set_permissions(&content, fs::Permissions::from_mode(0o600))
-                .map_err(|err| AgentError::io(content.display(), &err))?;
-            let staged = target.with_file_name(format!(
-                ".{}.riposte-restore",
-                target
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .unwrap_or("file")
-            ));
-            // A name someone planted (a symlink to elsewhere) is removed,
-            // then the staged file is created exclusively.
-            match fs::remove_file(&staged) {
-                Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(AgentError::io(staged.display(), &err));
+        let (parent, name) = open_parent_creating(&target)?;
+        match open_regular(&parent, &name, &target) {
+            Ok(existing) => {
+                let same = existing
+                    .metadata()
+                    .ok()
+                    .filter(|m| m.len() == record.size)
+                    .and_then(|m| hash_file(existing, m.len()).ok())
+                    .is_some_and(|hash| hash == record.sha256);
+                if !same {
+                    return Err(AgentError::Conflict(format!(
+                        "{} exists again with other content; move it away before restoring",
+                        target.display()
+                    )));
                 }
-                _ => {}
             }
-            let mut stored =
-                fs::File::open(&content).map_err(|err| AgentError::io(content.display(), &err))?;
-            copy_exclusive(&mut stored, &staged)?;
-            apply_metadata(&staged, &record)?;
-            fs::rename(&staged, &target).map_err(|err| AgentError::io(target.display(), &err))?;
+            Err(AgentError::NotFound(_)) => {
+                // The stored copy is mode 0000: make it readable to copy back.
+                fs::set_permissions(&content, fs::Permissions::from_mode(0o600))
+                    .map_err(|err| AgentError::io(content.display(), &err))?;
+                let mut stored = fs::File::open(&content)
+                    .map_err(|err| AgentError::io(content.display(), &err))?;
+                let mut staged_name = b".".to_vec();
+                staged_name.extend_from_slice(name.as_bytes());
+                staged_name.extend_from_slice(b".riposte-restore");
+                let staged_name = CString::new(staged_name)
+                    .map_err(|_| AgentError::InvalidInput("a NUL in the file name".into()))?;
+                // A name someone planted is removed; the staged file is then
+                // created exclusively, filled, and given its owner, mode and
+                // time through its own descriptor.
+                // SAFETY: a directory fd and a NUL-terminated name.
+                unsafe { libc::unlinkat(parent.as_raw_fd(), staged_name.as_ptr(), 0) };
+                let mut staged = create_at(&parent, &staged_name, &target)?;
+                std::io::copy(&mut stored, &mut staged)
+                    .map_err(|err| AgentError::io(target.display(), &err))?;
+                apply_metadata(&staged, &record, &target)?;
+                staged
+                    .sync_all()
+                    .map_err(|err| AgentError::io(target.display(), &err))?;
+                rename_at(&parent, &staged_name, &name, &target)?;
+            }
+            Err(err) => return Err(err),
         }
         fs::rename(self.dir.join(format!("{id}.json")), &done)
             .map_err(|err| AgentError::io(done.display(), &err))?;
@@ -224,20 +249,12 @@ impl Quarantine {
     }
 
     fn refuse_protected(&self, path: &Path) -> Result<(), AgentError> {
-        // Judge the real location too, so a symlinked directory cannot
-        // smuggle a protected file past the check.
-        let real = path
-            .parent()
-            .and_then(|parent| fs::canonicalize(parent).ok())
-            .map(|parent| parent.join(path.file_name().unwrap_or_default()));
-        for candidate in std::iter::once(path).chain(real.as_deref()) {
-            if let Some(protected) = self.protected.iter().find(|p| candidate.starts_with(p)) {
-                return Err(AgentError::Refused(format!(
-                    "{} is protected (under `{}`) and is never quarantined",
-                    path.display(),
-                    protected.display()
-                )));
-            }
+        if let Some(protected) = self.protected.iter().find(|p| path.starts_with(p)) {
+            return Err(AgentError::Refused(format!(
+                "{} is protected (under `{}`) and is never quarantined or written",
+                path.display(),
+                protected.display()
+            )));
         }
         Ok(())
     }
@@ -249,13 +266,203 @@ fn checked_path(path: &str) -> Result<PathBuf, AgentError> {
     let plain = path
         .components()
         .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
-    if !path.is_absolute() || !plain {
+    if !path.is_absolute() || !plain || path.file_name().is_none() {
         return Err(AgentError::InvalidInput(format!(
             "`{}` is not a plain absolute path; expected e.g. /tmp/dropper.sh",
             path.display()
         )));
     }
     Ok(path)
+}
+
+/// The path with its directory resolved (links followed, once) and its
+/// last component kept: where the file really is.
+fn resolved(path: &Path) -> Result<PathBuf, AgentError> {
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    let name = path.file_name().unwrap_or_default();
+    let real = fs::canonicalize(parent).map_err(|err| AgentError::io(parent.display(), &err))?;
+    Ok(real.join(name))
+}
+
+/// Opens the directories of `path` from `/` one by one without following
+/// any link; answers the parent's descriptor and the file name.
+fn open_parent(path: &Path) -> Result<(OwnedFd, CString), AgentError> {
+    walk(path, false)
+}
+
+/// [`open_parent`], creating missing directories (mode 0755, as root).
+fn open_parent_creating(path: &Path) -> Result<(OwnedFd, CString), AgentError> {
+    walk(path, true)
+}
+
+fn walk(path: &Path, create: bool) -> Result<(OwnedFd, CString), AgentError> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| AgentError::InvalidInput(format!("{} names no file", path.display())))?;
+    let mut dir = open_dir_at(None, OsStr::new("/"), path)?;
+    for part in path.parent().unwrap_or(Path::new("/")).components() {
+        let Component::Normal(part) = part else {
+            continue;
+        };
+        dir = match open_dir_at(Some(&dir), part, path) {
+            Err(AgentError::NotFound(_)) if create => {
+                let c = c_name(part)?;
+                // SAFETY: a directory fd and a NUL-terminated name.
+                let made = unsafe { libc::mkdirat(dir.as_raw_fd(), c.as_ptr(), 0o755) };
+                if made != 0 {
+                    let err = std::io::Error::last_os_error();
+                    if err.raw_os_error() != Some(libc::EEXIST) {
+                        return Err(AgentError::io(path.display(), &err));
+                    }
+                }
+                open_dir_at(Some(&dir), part, path)?
+            }
+            other => other?,
+        };
+    }
+    Ok((dir, c_name(name)?))
+}
+
+fn c_name(name: &OsStr) -> Result<CString, AgentError> {
+    CString::new(name.as_bytes()).map_err(|_| AgentError::InvalidInput("a NUL in the path".into()))
+}
+
+fn open_dir_at(dir: Option<&OwnedFd>, name: &OsStr, path: &Path) -> Result<OwnedFd, AgentError> {
+    let c = c_name(name)?;
+    let base = dir.map_or(libc::AT_FDCWD, AsRawFd::as_raw_fd);
+    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: a directory fd (or AT_FDCWD), a NUL-terminated name, flags.
+    let fd = unsafe { libc::openat(base, c.as_ptr(), flags) };
+    if fd < 0 {
+        let err = std::io::Error::last_os_error();
+        return Err(match err.raw_os_error() {
+            Some(libc::ELOOP) | Some(libc::ENOTDIR) => AgentError::Conflict(format!(
+                "a directory on the way to {} is a symbolic link or not a directory (it \
+                 changed since it was checked); nothing was done",
+                path.display()
+            )),
+            _ => AgentError::io(path.display(), &err),
+        });
+    }
+    // SAFETY: the kernel just returned this descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Opens `name` in `dir` for reading: never through a link, never
+/// blocking on a pipe, and only a regular file.
+fn open_regular(dir: &OwnedFd, name: &CString, path: &Path) -> Result<fs::File, AgentError> {
+    let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+    // SAFETY: a directory fd, a NUL-terminated name, flags.
+    let fd = unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags) };
+    if fd < 0 {
+        let err = std::io::Error::last_os_error();
+        return Err(match err.raw_os_error() {
+            Some(libc::ELOOP) => AgentError::InvalidInput(format!(
+                "{} is a symbolic link; quarantine names the file itself",
+                path.display()
+            )),
+            _ => AgentError::io(path.display(), &err),
+        });
+    }
+    // SAFETY: the kernel just returned this descriptor.
+    let file = fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    let meta = file
+        .metadata()
+        .map_err(|err| AgentError::io(path.display(), &err))?;
+    if !meta.is_file() {
+        return Err(AgentError::InvalidInput(format!(
+            "{} is not a regular file (directories, devices and pipes are not quarantined)",
+            path.display()
+        )));
+    }
+    Ok(file)
+}
+
+/// Removes `name` from `dir` only when it is still the file `meta` describes.
+fn unlink_if_same(
+    dir: &OwnedFd,
+    name: &CString,
+    path: &Path,
+    meta: &fs::Metadata,
+) -> Result<(), AgentError> {
+    let mut now: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: a directory fd, a NUL-terminated name, a stat buffer.
+    let found = unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            &mut now,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if found != 0 {
+        let err = std::io::Error::last_os_error();
+        if err.kind() == std::io::ErrorKind::NotFound {
+            return Ok(());
+        }
+        return Err(AgentError::io(path.display(), &err));
+    }
+    if now.st_dev != meta.dev() || now.st_ino != meta.ino() {
+        return Err(AgentError::Conflict(format!(
+            "{} was replaced while it was being quarantined; the copy taken is kept in the \
+             store and the new file is left in place",
+            path.display()
+        )));
+    }
+    // SAFETY: a directory fd and a NUL-terminated name.
+    if unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0) } != 0 {
+        return Err(AgentError::io(
+            path.display(),
+            &std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}
+
+fn create_at(dir: &OwnedFd, name: &CString, path: &Path) -> Result<fs::File, AgentError> {
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: a directory fd, a NUL-terminated name, flags and a mode.
+    let fd = unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags, 0o600 as libc::c_uint) };
+    if fd < 0 {
+        return Err(AgentError::io(
+            path.display(),
+            &std::io::Error::last_os_error(),
+        ));
+    }
+    // SAFETY: the kernel just returned this descriptor.
+    Ok(fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
+/// Renames `from` to `to` in `dir`, never over an existing file.
+fn rename_at(dir: &OwnedFd, from: &CString, to: &CString, path: &Path) -> Result<(), AgentError> {
+    let fd = dir.as_raw_fd();
+    // SAFETY: directory fds and NUL-terminated names.
+    let renamed =
+        unsafe { libc::renameat2(fd, from.as_ptr(), fd, to.as_ptr(), libc::RENAME_NOREPLACE) };
+    if renamed == 0 {
+        return Ok(());
+    }
+    let err = std::io::Error::last_os_error();
+    let result = if err.raw_os_error() == Some(libc::EINVAL) {
+        // A file system without RENAME_NOREPLACE: the target was checked
+        // absent just before.
+        // SAFETY: as above.
+        unsafe { libc::renameat(fd, from.as_ptr(), fd, to.as_ptr()) }
+    } else {
+        -1
+    };
+    if result == 0 {
+        return Ok(());
+    }
+    // SAFETY: a directory fd and a NUL-terminated name.
+    unsafe { libc::unlinkat(fd, from.as_ptr(), 0) };
+    Err(match err.raw_os_error() {
+        Some(libc::EEXIST) => AgentError::Conflict(format!(
+            "{} appeared while it was being restored; it is left as it is",
+            path.display()
+        )),
+        _ => AgentError::io(path.display(), &err),
+    })
 }
 
 fn entry_id(key: &str, path: &Path) -> String {
@@ -272,12 +479,38 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// SHA-256 of at most `len` bytes of `file`.
+fn hash_file(file: fs::File, len: u64) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    let mut reader = file.take(len);
+    std::io::copy(&mut reader, &mut HashWriter(&mut hasher))?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Copies `source` into a new file `to` (mode 0600, created exclusively)
 /// and answers the SHA-256 of the bytes copied.
 fn copy_hashing(source: &mut fs::File, to: &Path) -> Result<String, AgentError> {
-    use std::io::Read;
     let _ = fs::remove_file(to);
-    let mut dest = create_exclusive(to)?;
+    let mut dest = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(to)
+        .map_err(|err| AgentError::io(to.display(), &err))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -294,25 +527,6 @@ fn copy_hashing(source: &mut fs::File, to: &Path) -> Result<String, AgentError> 
     dest.sync_all()
         .map_err(|err| AgentError::io(to.display(), &err))?;
     Ok(hex::encode(hasher.finalize()))
-}
-
-/// Copies `source` into a new file `to`, created exclusively (never
-/// through a planted symlink), and syncs it.
-fn copy_exclusive(source: &mut fs::File, to: &Path) -> Result<(), AgentError> {
-    let mut dest = create_exclusive(to)?;
-    std::io::copy(source, &mut dest).map_err(|err| AgentError::io(to.display(), &err))?;
-    dest.sync_all()
-        .map_err(|err| AgentError::io(to.display(), &err))
-}
-
-fn create_exclusive(path: &Path) -> Result<fs::File, AgentError> {
-    fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(|err| AgentError::io(path.display(), &err))
 }
 
 fn write_atomic(path: &Path, record: &QuarantineRecord) -> Result<(), AgentError> {
@@ -332,22 +546,24 @@ fn write_atomic(path: &Path, record: &QuarantineRecord) -> Result<(), AgentError
     fs::rename(&staged, path).map_err(|err| AgentError::io(path.display(), &err))
 }
 
-/// Mode, owner (when the agent may set it) and modification time.
-fn apply_metadata(path: &Path, record: &QuarantineRecord) -> Result<(), AgentError> {
-    let meta = fs::metadata(path).map_err(|err| AgentError::io(path.display(), &err))?;
+/// Owner (when it differs), mode and modification time, on the open file.
+fn apply_metadata(
+    file: &fs::File,
+    record: &QuarantineRecord,
+    path: &Path,
+) -> Result<(), AgentError> {
+    let meta = file
+        .metadata()
+        .map_err(|err| AgentError::io(path.display(), &err))?;
     if meta.uid() != record.uid || meta.gid() != record.gid {
-        std::os::unix::fs::chown(path, Some(record.uid), Some(record.gid)).map_err(|err| {
+        std::os::unix::fs::fchown(file, Some(record.uid), Some(record.gid)).map_err(|err| {
             AgentError::io(format!("restoring the owner of {}", path.display()), &err)
         })?;
     }
     // After chown, which clears set-id bits.
-    fs::set_permissions(path, fs::Permissions::from_mode(record.mode))
+    file.set_permissions(fs::Permissions::from_mode(record.mode))
         .map_err(|err| AgentError::io(path.display(), &err))?;
     let modified = UNIX_EPOCH + std::time::Duration::from_secs(record.modified.max(0) as u64);
-    let file = fs::File::options()
-        .write(true)
-        .open(path)
-        .map_err(|err| AgentError::io(path.display(), &err))?;
     file.set_modified(modified)
         .map_err(|err| AgentError::io(path.display(), &err))
 }
@@ -386,7 +602,7 @@ mod tests {
     #[test]
     fn quarantine_and_restore_round_trip_bytes_mode_and_time() {
         let scratch = Scratch::new("trip");
-        let store = Quarantine::open(scratch.0.join("store"), &[]).unwrap();
+        let store = Quarantine::open(scratch.0.join("store"), &[], 1 << 30).unwrap();
         let content: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
         let file = plant(&scratch.0, "dropper.sh", &content, 0o4751);
         let before = fs::metadata(&file).unwrap();
@@ -414,7 +630,7 @@ mod tests {
     #[test]
     fn symlinks_are_refused_and_a_planted_staging_link_does_not_redirect_a_restore() {
         let scratch = Scratch::new("links");
-        let store = Quarantine::open(scratch.0.join("store"), &[]).unwrap();
+        let store = Quarantine::open(scratch.0.join("store"), &[], 1 << 30).unwrap();
         let secret = plant(&scratch.0, "secret", b"not yours", 0o600);
         let link = scratch.0.join("link");
         std::os::unix::fs::symlink(&secret, &link).unwrap();
@@ -444,9 +660,63 @@ mod tests {
     }
 
     #[test]
+    fn a_directory_swapped_for_a_link_before_restore_is_not_followed() {
+        let scratch = Scratch::new("swap");
+        let store = Quarantine::open(scratch.0.join("store"), &[], 1 << 30).unwrap();
+        let home = scratch.0.join("home");
+        fs::create_dir_all(&home).unwrap();
+        let file = plant(&home, "ld.so.preload", b"/tmp/evil.so", 0o644);
+        let record = store.quarantine("k", file.to_str().unwrap(), None).unwrap();
+        // The owner replaces the directory with a link to a directory the
+        // agent must never write (here a stand-in for /etc).
+        let etc = scratch.0.join("etc");
+        fs::create_dir_all(&etc).unwrap();
+        fs::remove_dir(&home).unwrap();
+        std::os::unix::fs::symlink(&etc, &home).unwrap();
+        let err = store.restore(&record.id).unwrap_err();
+        assert!(
+            matches!(err, AgentError::Conflict(ref m) if m.contains("symbolic link")),
+            "{err}"
+        );
+        assert_eq!(
+            fs::read_dir(&etc).unwrap().count(),
+            0,
+            "nothing was written there"
+        );
+    }
+
+    #[test]
+    fn files_over_the_limit_and_the_agents_own_files_are_refused() {
+        let scratch = Scratch::new("limits");
+        let state = scratch.0.join("state");
+        fs::create_dir_all(&state).unwrap();
+        let audit = plant(&state, "audit.log", b"lines", 0o600);
+        let store =
+            Quarantine::open(state.join("quarantine"), std::slice::from_ref(&state), 4).unwrap();
+        assert!(matches!(
+            store.quarantine("k", audit.to_str().unwrap(), None),
+            Err(AgentError::Refused(_))
+        ));
+        let big = plant(&scratch.0, "big", b"12345", 0o644);
+        let err = store
+            .quarantine("k", big.to_str().unwrap(), None)
+            .unwrap_err();
+        assert!(
+            matches!(err, AgentError::Refused(ref m) if m.contains("at most 4 bytes")),
+            "{err}"
+        );
+        assert!(big.exists());
+        assert_eq!(
+            fs::read_dir(store.dir()).unwrap().count(),
+            0,
+            "no partial copy left"
+        );
+    }
+
+    #[test]
     fn a_crash_between_copy_and_removal_is_finished_by_the_retry() {
         let scratch = Scratch::new("crash");
-        let store = Quarantine::open(scratch.0.join("store"), &[]).unwrap();
+        let store = Quarantine::open(scratch.0.join("store"), &[], 1 << 30).unwrap();
         let file = plant(&scratch.0, "x", b"payload", 0o644);
         let record = store.quarantine("k", file.to_str().unwrap(), None).unwrap();
         // Simulate the crash: the original is back, the entry exists.
@@ -463,7 +733,12 @@ mod tests {
         let scratch = Scratch::new("refuse");
         let keep = scratch.0.join("keep");
         fs::create_dir_all(&keep).unwrap();
-        let store = Quarantine::open(scratch.0.join("store"), std::slice::from_ref(&keep)).unwrap();
+        let store = Quarantine::open(
+            scratch.0.join("store"),
+            std::slice::from_ref(&keep),
+            1 << 30,
+        )
+        .unwrap();
         let kept = plant(&keep, "config", b"x", 0o644);
         let err = store
             .quarantine("k", kept.to_str().unwrap(), None)

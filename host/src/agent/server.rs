@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write;
 use std::net::SocketAddr;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -49,11 +50,13 @@ struct Agent {
     quarantine: Quarantine,
     docker: Docker,
     nft: Nft,
-    nft_ready: Mutex<bool>,
     sinkhole: Sinkhole,
     scan: scan::ScanLimits,
     audit: Mutex<fs::File>,
     audit_path: PathBuf,
+    /// `<state>/journal/`: the answers of changing requests, by request.
+    journal: PathBuf,
+    journal_turns: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// A running agent.
@@ -152,15 +155,33 @@ pub async fn start_on(
     secret: Vec<u8>,
     listener: TcpListener,
 ) -> anyhow::Result<RunningAgent> {
-    fs::create_dir_all(&config.state_dir)
-        .with_context(|| format!("creating {}", config.state_dir.display()))?;
+    create_private_dir(&config.state_dir)?;
     let quarantine_dir = config.state_dir.join("quarantine");
-    let quarantine = Quarantine::open(quarantine_dir.clone(), &config.protected_paths)
-        .map_err(|err| anyhow::anyhow!("quarantine store: {err}"))?;
+    // The agent's own state, key and binary are never quarantined.
+    let mut protected = config.protected_paths.clone();
+    protected.push(config.state_dir.clone());
+    protected.push(config.secret_file.clone());
+    if let Ok(exe) = std::env::current_exe() {
+        protected.push(exe);
+    }
+    let protected: Vec<PathBuf> = protected
+        .into_iter()
+        .map(|path| std::path::absolute(&path).unwrap_or(path))
+        .collect();
+    let quarantine = Quarantine::open(
+        quarantine_dir.clone(),
+        &protected,
+        config.scan.max_file_bytes,
+    )
+    .map_err(|err| anyhow::anyhow!("quarantine store: {err}"))?;
+    let journal = config.state_dir.join("journal");
+    create_private_dir(&journal)?;
+    prune_journal(&journal);
     let audit_path = config.state_dir.join("audit.log");
     let audit = fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(&audit_path)
         .with_context(|| format!("opening {}", audit_path.display()))?;
     let agent = Arc::new(Agent {
@@ -169,14 +190,18 @@ pub async fn start_on(
         quarantine,
         docker: Docker::new(config.docker_socket.clone()),
         nft: Nft::new(config.nft.clone()),
-        nft_ready: Mutex::new(false),
         sinkhole: Sinkhole::new(&config.dns),
         scan: config.scan.clone(),
         audit: Mutex::new(audit),
         audit_path: audit_path.clone(),
+        journal,
+        journal_turns: Mutex::default(),
     });
     let addr = listener.local_addr()?;
-    let app = Router::new().fallback(handle).with_state(agent);
+    let app = Router::new()
+        .fallback(handle)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .with_state(agent);
     let (shutdown, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let service = app.into_make_service_with_connect_info::<SocketAddr>();
@@ -197,6 +222,35 @@ pub async fn start_on(
         shutdown: Some(shutdown),
         task: Some(task),
     })
+}
+
+/// How long journal entries are kept: retries of a task end well before.
+const JOURNAL_DAYS: u64 = 7;
+
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("securing {}", dir.display()))
+}
+
+/// Removes journal entries older than [`JOURNAL_DAYS`].
+fn prune_journal(dir: &Path) {
+    let horizon = std::time::Duration::from_secs(JOURNAL_DAYS * 86_400);
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > horizon);
+        if old {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Starts the agent on `config.listen`, reading or creating its key.
@@ -285,6 +339,34 @@ async fn serve(
     if path == route::KILL_AND_QUARANTINE {
         agent.allowed(Capability::Quarantine)?;
     }
+    // A repeat of a request (same route and body, so the same task's
+    // idempotency key) is answered from the journal: a retry after a lost
+    // answer gets the first answer, revert token material included,
+    // instead of "nothing changed". Repeats wait for the first to finish.
+    let journal = (path != route::SNAPSHOT).then(|| journal_id(path, &body));
+    let _turn = match &journal {
+        Some(id) => Some(agent.journal_turn(id).lock_owned().await),
+        None => None,
+    };
+    if let Some(id) = &journal
+        && let Some(answer) = agent.journal_read(id)
+    {
+        entry.idempotency_key = idempotency_key(&body);
+        return Ok((answer, "repeat: answered from the journal".to_owned()));
+    }
+    let result = dispatch(agent, path, body, entry).await;
+    if let (Ok((answer, _)), Some(id)) = (&result, &journal) {
+        agent.journal_write(id, answer);
+    }
+    result
+}
+
+async fn dispatch(
+    agent: &Arc<Agent>,
+    path: &str,
+    body: Bytes,
+    entry: &mut AuditEntry,
+) -> Result<(Value, String), AgentError> {
     let agent = Arc::clone(agent);
     match path {
         route::KILL => {
@@ -375,7 +457,9 @@ async fn serve(
             let request: NetRequest = parse(&body, entry)?;
             let add = path == route::NET_ADD;
             blocking(move || {
-                agent.nft_ready()?;
+                // Every time: a firewall reload may have flushed the
+                // table, and the setup is one idempotent transaction.
+                agent.nft.ensure()?;
                 let report = if add {
                     agent.nft.add(&request)?
                 } else {
@@ -433,6 +517,24 @@ fn kill_and_quarantine(
             ));
         }
     };
+    // A path taken from the process (its `exe`) must be the file it runs:
+    // a process in a container or running a deleted binary names a path
+    // that is, on this host, some other file.
+    if request.path.is_none()
+        && let Some(pid) = kill.pid
+    {
+        use std::os::unix::fs::MetadataExt;
+        let running = fs::metadata(format!("/proc/{pid}/exe")).ok();
+        let named = fs::symlink_metadata(&path).ok();
+        let same = matches!((&running, &named), (Some(r), Some(n)) if r.dev() == n.dev() && r.ino() == n.ino());
+        if running.is_some() && !same {
+            return Err(AgentError::Conflict(format!(
+                "pid {pid} does not run the file at {path} on this host (it runs in a container, \
+                 or its executable was deleted or replaced); name the file with `path`. \
+                 Nothing was done"
+            )));
+        }
+    }
     let killed = process::kill(kill)?;
     let quarantined =
         agent
@@ -449,6 +551,25 @@ fn kill_and_quarantine(
         quarantined,
     };
     Ok((to_value(&report)?, summary))
+}
+
+/// The journal entry of a request: SHA-256 of its route and body.
+fn journal_id(path: &str, body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(path.as_bytes());
+    hasher.update([0]);
+    hasher.update(body);
+    hex::encode(hasher.finalize())
+}
+
+/// The idempotency key of a body, for the audit line of a repeat.
+fn idempotency_key(body: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    value["idempotency_key"]
+        .as_str()
+        .or(value["kill"]["idempotency_key"].as_str())
+        .map(str::to_owned)
 }
 
 fn pids(killed: &[riposte_sdk::agent::KilledProcess]) -> Vec<u32> {
@@ -474,8 +595,8 @@ impl Agent {
     /// Keeps the whole snapshot in `<state>/snapshots/`, named from the
     /// task's key, since the task's report may have to be shortened.
     fn save_snapshot(&self, key: &str, snapshot: &Value) -> Result<String, AgentError> {
-        let dir = self.quarantine.dir().with_file_name("snapshots");
-        fs::create_dir_all(&dir).map_err(|err| AgentError::io(dir.display(), &err))?;
+        let dir = self.journal.with_file_name("snapshots");
+        create_private_dir(&dir).map_err(|err| AgentError::Internal(format!("{err:#}")))?;
         let name: String = key
             .chars()
             .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
@@ -484,17 +605,48 @@ impl Agent {
         let path = dir.join(format!("{}-{name}.json", unix_now()));
         let bytes = serde_json::to_vec(snapshot)
             .map_err(|err| AgentError::Internal(format!("encoding the snapshot: {err}")))?;
-        fs::write(&path, bytes).map_err(|err| AgentError::io(path.display(), &err))?;
+        {
+            fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&path)
+                .and_then(|mut file| file.write_all(&bytes))
+                .map_err(|err| AgentError::io(path.display(), &err))?;
+        }
         Ok(path.display().to_string())
     }
 
-    fn nft_ready(&self) -> Result<(), AgentError> {
-        let mut ready = self.nft_ready.lock().unwrap_or_else(|p| p.into_inner());
-        if !*ready {
-            self.nft.ensure()?;
-            *ready = true;
+    fn journal_turn(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut turns = self.journal_turns.lock().unwrap_or_else(|p| p.into_inner());
+        // Forget turns nobody holds, so the map stays small.
+        turns.retain(|_, turn| Arc::strong_count(turn) > 1);
+        turns.entry(id.to_owned()).or_default().clone()
+    }
+
+    fn journal_read(&self, id: &str) -> Option<Value> {
+        let bytes = fs::read(self.journal.join(format!("{id}.json"))).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    fn journal_write(&self, id: &str, answer: &Value) {
+        let path = self.journal.join(format!("{id}.json"));
+        let staged = self.journal.join(format!("{id}.tmp"));
+        let written = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&staged)
+            .and_then(|mut file| {
+                file.write_all(answer.to_string().as_bytes())?;
+                file.sync_all()
+            })
+            .and_then(|()| fs::rename(&staged, &path));
+        if let Err(err) = written {
+            tracing::error!(path = %path.display(), error = %err, "journal write failed");
         }
-        Ok(())
     }
 
     fn audit(
@@ -508,7 +660,7 @@ impl Agent {
             "time": crate::model::Time::now().to_string(),
             "remote": entry.remote.to_string(),
             "key_id": entry.key_id,
-            "route": entry.route,
+            "route": shorten(&entry.route),
             "idempotency_key": entry.idempotency_key,
             "status": status.as_u16(),
             "error": error.map(AgentError::code),
@@ -579,6 +731,15 @@ impl HasKey for KillAndQuarantineRequest {
     fn key(&self) -> Option<&str> {
         Some(&self.kill.idempotency_key)
     }
+}
+
+/// At most 200 characters of an untrusted route, for the audit log.
+fn shorten(route: &str) -> String {
+    let mut short: String = route.chars().take(200).collect();
+    if short.len() < route.len() {
+        short.push_str("...");
+    }
+    short
 }
 
 fn to_value<T: Serialize>(value: &T) -> Result<Value, AgentError> {

@@ -160,9 +160,10 @@ async fn a_sleep_child_is_killed_through_component_gate_and_agent() {
         Some(SIGTERM)
     );
 
-    // The retry of the same task finds nothing to kill and says so.
+    // A retry of the same task (its answer lost, say) gets the first
+    // answer from the agent's journal; nothing is signalled twice.
     let again = endpoint.execute(call()).await.unwrap();
-    assert!(!again.changed, "{}", again.detail);
+    assert_eq!((again.changed, &again.detail), (true, &outcome.detail));
 
     let audit = endpoint.agent.audit_entries();
     let kills: Vec<_> = audit
@@ -173,6 +174,7 @@ async fn a_sleep_child_is_killed_through_component_gate_and_agent() {
     assert_eq!(kills[0]["status"], 200);
     assert_eq!(kills[0]["key_id"], KEY_ID);
     assert_eq!(kills[0]["idempotency_key"], "kill-1");
+    assert_eq!(kills[1]["summary"], "repeat: answered from the journal");
     let log = std::fs::read_to_string(endpoint.agent.audit_log()).unwrap();
     assert!(!log.contains(SECRET) && !logs().contains(SECRET));
 }
@@ -242,8 +244,11 @@ async fn a_file_is_quarantined_and_restored_byte_for_byte_with_its_mode() {
     assert_eq!(std::fs::read(&file).unwrap(), content);
     let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o7777;
     assert_eq!(mode, 0o751);
-    // A second revert finds it already restored.
-    assert!(!endpoint.revert(call(), &token).await.unwrap().changed);
+    // A repeated revert is answered from the agent's journal: the same
+    // answer, and the file is not touched again.
+    let again = endpoint.revert(call(), &token).await.unwrap();
+    assert_eq!(again.detail, restored.detail);
+    assert_eq!(std::fs::read(&file).unwrap(), content);
 }
 
 #[tokio::test]
@@ -289,6 +294,10 @@ async fn domains_are_sinkholed_and_released_in_the_managed_section() {
     let text = std::fs::read_to_string(&hosts).unwrap();
     assert!(text.starts_with("127.0.0.1 localhost\n"), "{text}");
     assert!(text.contains("0.0.0.0 evil.example.com"), "{text}");
+    // The retry of a task whose answer was lost still gets its revert
+    // token: the agent answers the repeat from its journal.
+    let retry = endpoint.execute(call()).await.unwrap();
+    assert_eq!(retry.revert_token, outcome.revert_token);
     let token = outcome.revert_token.unwrap();
     assert!(endpoint.revert(call(), &token).await.unwrap().changed);
     assert!(!std::fs::read_to_string(&hosts).unwrap().contains("evil"));
@@ -539,4 +548,35 @@ async fn kill_and_quarantine_takes_the_process_and_its_executable_and_revert_res
     assert_eq!(std::fs::read(&implant).unwrap(), bytes);
     let mode = std::fs::metadata(&implant).unwrap().permissions().mode() & 0o7777;
     assert_eq!(mode, 0o755);
+}
+
+#[tokio::test]
+async fn kill_and_quarantine_refuses_a_path_that_is_not_the_running_file() {
+    let endpoint = Endpoint::start(&[Capability::Kill, Capability::Quarantine]).await;
+    let binary = endpoint.scratch.path().join("updater");
+    std::fs::write(&binary, std::fs::read("/usr/bin/sleep").unwrap()).unwrap();
+    std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut child = Command::new(&binary).arg("60").spawn().unwrap();
+    let pid = child.id();
+    let (start, exe) = process_attributes(pid);
+    // The running binary is deleted and another file takes its path, as a
+    // process in a container names a path that is another file here.
+    std::fs::remove_file(&binary).unwrap();
+    std::fs::write(&binary, b"an innocent file now at that path").unwrap();
+    let call = endpoint.request(
+        "AegisKillQuara",
+        wit::EntityKind::Process,
+        &pid.to_string(),
+        &[("start-time", &start), ("exe", &exe)],
+        "kill-quara-replaced",
+    );
+    let failure = endpoint.execute(call).await.unwrap_err();
+    assert_eq!(failure.kind, FailureKind::Conflict, "{failure}");
+    assert!(child.try_wait().unwrap().is_none(), "nothing was killed");
+    assert_eq!(
+        std::fs::read(&binary).unwrap(),
+        b"an innocent file now at that path"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
