@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::fs;
 use std::io::Read;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -247,7 +248,9 @@ fn kill_pid(
 
 fn kill_by_hash(hash: &str, grace: Duration) -> Result<KillReport, AgentError> {
     let mut report = KillReport::default();
-    let mut hashes: HashMap<PathBuf, Option<String>> = HashMap::new();
+    // Keyed by the executable's device and inode (what the process runs),
+    // not its path: a replaced or deleted binary is hashed for what it is.
+    let mut hashes: HashMap<(u64, u64), Option<String>> = HashMap::new();
     let mut targets = Vec::new();
     let entries = fs::read_dir("/proc").map_err(|err| AgentError::io("/proc", &err))?;
     for entry in entries.flatten() {
@@ -264,12 +267,16 @@ fn kill_by_hash(hash: &str, grace: Duration) -> Result<KillReport, AgentError> {
         let Some(info) = ProcessInfo::read(pid) else {
             continue;
         };
-        let Some(exe) = info.exe.clone() else {
+        if info.exe.is_none() {
+            continue;
+        }
+        let running = format!("/proc/{pid}/exe");
+        let Ok(file) = fs::metadata(&running) else {
             continue;
         };
         let digest = hashes
-            .entry(exe)
-            .or_insert_with(|| file_sha256(&format!("/proc/{pid}/exe")).ok());
+            .entry((file.dev(), file.ino()))
+            .or_insert_with(|| file_sha256(&running).ok());
         if digest.as_deref() != Some(hash) {
             continue;
         }
@@ -278,15 +285,40 @@ fn kill_by_hash(hash: &str, grace: Duration) -> Result<KillReport, AgentError> {
             None => targets.push((handle, info)),
         }
     }
+    // TERM to all, one grace period for all, then KILL to the rest: fifty
+    // stubborn processes take one grace period, not fifty.
+    for (handle, _) in &targets {
+        handle.signal(libc::SIGTERM)?;
+    }
+    let deadline = Instant::now() + grace;
+    let mut stubborn = Vec::new();
     for (handle, info) in targets {
-        let signal = terminate(&handle, &info, grace)?;
-        report.killed.push(KilledProcess {
-            pid: info.pid,
-            exe: display_exe(&info),
-            signal: signal.into(),
-        });
+        let left = deadline.saturating_duration_since(Instant::now());
+        if handle.wait_exit(&info, left) {
+            report.killed.push(killed(&info, "TERM"));
+        } else {
+            handle.signal(libc::SIGKILL)?;
+            stubborn.push((handle, info));
+        }
+    }
+    for (handle, info) in stubborn {
+        if !handle.wait_exit(&info, Duration::from_secs(5)) {
+            return Err(AgentError::Internal(format!(
+                "pid {} is still running 5 s after SIGKILL (uninterruptible sleep?)",
+                info.pid
+            )));
+        }
+        report.killed.push(killed(&info, "KILL"));
     }
     Ok(report)
+}
+
+fn killed(info: &ProcessInfo, signal: &str) -> KilledProcess {
+    KilledProcess {
+        pid: info.pid,
+        exe: display_exe(info),
+        signal: signal.into(),
+    }
 }
 
 fn display_exe(info: &ProcessInfo) -> String {
