@@ -671,8 +671,14 @@ impl Agent {
             None => {
                 tracing::info!(route = %entry.route, key = ?entry.idempotency_key, %summary, "agent action")
             }
+            // A failed authentication is worth an operator's attention; a
+            // refusal of an authenticated request is the agent doing its job.
+            Some(err @ AgentError::Unauthorized(_)) => {
+                let route = shorten(&entry.route);
+                tracing::warn!(%route, remote = %entry.remote, error = %err, "agent refused an unauthenticated request")
+            }
             Some(err) => {
-                tracing::warn!(route = %entry.route, code = err.code(), error = %err, "agent refused")
+                tracing::info!(route = %entry.route, code = err.code(), error = %err, "agent refused")
             }
         }
         let mut file = self.audit.lock().unwrap_or_else(|p| p.into_inner());
