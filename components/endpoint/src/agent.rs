@@ -171,6 +171,21 @@ fn quarantine_detail(record: &QuarantineRecord) -> String {
     )
 }
 
+/// Block for the block actions, allow for the allowlist ones.
+fn verdict(action: Action) -> Verdict {
+    match action {
+        Action::NetWhiteIp | Action::NetWhiteDns => Verdict::Allow,
+        _ => Verdict::Block,
+    }
+}
+
+fn word(verdict: Verdict, block: &'static str, allow: &'static str) -> &'static str {
+    match verdict {
+        Verdict::Block => block,
+        Verdict::Allow => allow,
+    }
+}
+
 fn net_request(request: &ActionRequest, verdict: Verdict) -> Result<NetRequest, Failure> {
     let address = action::address(request, true)?;
     Ok(NetRequest {
@@ -335,11 +350,7 @@ pub(crate) fn execute(action: Action, request: &ActionRequest) -> Result<Outcome
             })
         }
         Action::NetBlockIp | Action::NetWhiteIp => {
-            let verdict = if action == Action::NetBlockIp {
-                Verdict::Block
-            } else {
-                Verdict::Allow
-            };
+            let verdict = verdict(action);
             let body = net_request(request, verdict)?;
             let report: NetReport = client_call(request, route::NET_ADD, &body)?;
             let until = match body.timeout_seconds {
@@ -370,11 +381,7 @@ pub(crate) fn execute(action: Action, request: &ActionRequest) -> Result<Outcome
             })
         }
         Action::NetBlockDns | Action::NetWhiteDns => {
-            let verdict = if action == Action::NetBlockDns {
-                Verdict::Block
-            } else {
-                Verdict::Allow
-            };
+            let verdict = verdict(action);
             let body = dns_request(request, verdict)?;
             let report: DnsReport = client_call(request, route::DNS_ADD, &body)?;
             let token = Token::Dns {
@@ -697,21 +704,13 @@ pub(crate) fn plan(action: Action, request: &ActionRequest) -> Result<PlanOutcom
             false,
         ),
         Action::NetBlockIp | Action::NetWhiteIp => {
-            let verdict = if action == Action::NetBlockIp {
-                Verdict::Block
-            } else {
-                Verdict::Allow
-            };
+            let verdict = verdict(action);
             let net = net_request(request, verdict)?;
             (
                 format!(
                     "add {} to the agent's nftables {} set at {at}{}",
                     net.address,
-                    if verdict == Verdict::Block {
-                        "block"
-                    } else {
-                        "allow"
-                    },
+                    word(verdict, "block", "allow"),
                     net.timeout_seconds
                         .map(|s| format!(" with a {s}s timeout"))
                         .unwrap_or_default()
@@ -720,20 +719,12 @@ pub(crate) fn plan(action: Action, request: &ActionRequest) -> Result<PlanOutcom
             )
         }
         Action::NetBlockDns | Action::NetWhiteDns => {
-            let verdict = if action == Action::NetBlockDns {
-                Verdict::Block
-            } else {
-                Verdict::Allow
-            };
+            let verdict = verdict(action);
             let dns = dns_request(request, verdict)?;
             (
                 format!(
                     "{} {} in the agent's managed resolver section at {at}",
-                    if verdict == Verdict::Block {
-                        "sinkhole"
-                    } else {
-                        "allow"
-                    },
+                    word(verdict, "sinkhole", "allow"),
                     dns.domain
                 ),
                 true,

@@ -572,25 +572,7 @@ fn apply_metadata(
 mod tests {
     use super::*;
 
-    struct Scratch(PathBuf);
-
-    impl Scratch {
-        fn new(name: &str) -> Self {
-            let dir = std::env::temp_dir().join(format!(
-                "riposte-quarantine-{name}-{}-{}",
-                std::process::id(),
-                fastrand::u64(..)
-            ));
-            fs::create_dir_all(&dir).unwrap();
-            Self(dir)
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::agent::testing::TempDir as Scratch;
 
     fn plant(dir: &Path, name: &str, content: &[u8], mode: u32) -> PathBuf {
         let path = dir.join(name);

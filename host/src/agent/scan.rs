@@ -325,41 +325,12 @@ fn read_same_file(path: &Path, metadata: &Metadata, max_bytes: u64) -> Result<Ve
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicU32, Ordering};
-
     use super::*;
 
-    /// A directory under the system's temporary directory, removed on drop.
-    struct TempDir(PathBuf);
+    use crate::agent::testing::TempDir;
 
-    impl TempDir {
-        fn new() -> Self {
-            static NEXT: AtomicU32 = AtomicU32::new(0);
-            let path = std::env::temp_dir().join(format!(
-                "riposte-scan-test-{}-{}",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::Relaxed)
-            ));
-            std::fs::create_dir_all(&path).unwrap();
-            Self(path)
-        }
-
-        fn write(&self, relative: &str, content: &[u8]) -> PathBuf {
-            let path = self.0.join(relative);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, content).unwrap();
-            path
-        }
-
-        fn path(&self) -> String {
-            self.0.to_str().unwrap().to_owned()
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
+    fn root(dir: &TempDir) -> String {
+        dir.path().to_str().unwrap().to_owned()
     }
 
     const RULE: &str = r#"
@@ -397,7 +368,7 @@ mod tests {
     fn request(dir: &TempDir) -> ScanRequest {
         ScanRequest {
             idempotency_key: "k".into(),
-            paths: vec![dir.path()],
+            paths: vec![root(dir)],
             yara: Some(RULE.into()),
             sha256: Vec::new(),
             quarantine: false,
@@ -410,7 +381,7 @@ mod tests {
 
     #[test]
     fn rules_and_hashes_match_only_their_files_and_only_matches_are_quarantined() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("scan");
         let marked = dir.write("a/dropper.sh", b"#!/bin/sh\n# RIPOSTE-TEST-MARKER-7f3a\n");
         dir.write(
             "a/clean.txt",
@@ -477,7 +448,7 @@ mod tests {
 
     #[test]
     fn limits_are_respected_and_reported() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("scan");
         let mut big = b"RIPOSTE-TEST-MARKER-7f3a".to_vec();
         big.resize(LIMITS.max_file_bytes as usize + 1, b'x');
         let big = dir.write("0-big", &big);
@@ -505,7 +476,7 @@ mod tests {
 
     #[test]
     fn missing_paths_and_linked_roots_are_unreadable_not_fatal() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("scan");
         let file = dir.write("x", b"RIPOSTE-TEST-MARKER-7f3a");
         let link = dir.0.join("link");
         std::os::unix::fs::symlink(&file, &link).unwrap();
@@ -525,7 +496,7 @@ mod tests {
 
     #[test]
     fn bad_requests_are_refused_before_reading() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("scan");
         let refused = |request: ScanRequest| match scan(&request, &LIMITS, &mut no_quarantine) {
             Err(AgentError::InvalidInput(message)) => message,
             other => panic!("{other:?}"),

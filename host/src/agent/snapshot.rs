@@ -1174,39 +1174,9 @@ fn now() -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicU32, Ordering};
-
     use super::*;
 
-    /// A directory under the system's temporary directory, removed on drop.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new() -> Self {
-            static NEXT: AtomicU32 = AtomicU32::new(0);
-            let path = std::env::temp_dir().join(format!(
-                "riposte-snapshot-test-{}-{}",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::Relaxed)
-            ));
-            std::fs::create_dir_all(&path).unwrap();
-            Self(path)
-        }
-
-        /// Writes `text` to `relative`, creating its directories.
-        fn write(&self, relative: &str, text: &str) -> PathBuf {
-            let path = self.0.join(relative);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, text).unwrap();
-            path
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::agent::testing::TempDir;
 
     /// Sources reading this host's `/proc` and nothing else: every other
     /// path is in `dir`, where the test plants what it needs.
@@ -1235,7 +1205,7 @@ mod tests {
 
     #[test]
     fn live_snapshot_shows_this_process_its_child_and_its_sockets() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("snapshot");
         let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let mut child = std::process::Command::new("sleep")
@@ -1301,7 +1271,7 @@ mod tests {
 
     #[test]
     fn authorized_keys_give_ssh_keygen_fingerprints() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("snapshot");
         let alice = dir.0.join("home/alice");
         let bob = dir.0.join("home/bob");
         std::fs::create_dir_all(&bob).unwrap();
@@ -1368,7 +1338,7 @@ mod tests {
 
     #[test]
     fn crontabs_and_systemd_units_are_listed() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("snapshot");
         dir.write(
             "etc/crontab",
             "SHELL=/bin/sh\n# m h dom mon dow user command\n\n17 * * * * root cd / && run-parts --report /etc/cron.hourly\n",
@@ -1452,7 +1422,7 @@ mod tests {
 
     #[test]
     fn recent_executables_are_hashed_and_bounded() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("snapshot");
         let tool = dir.write("bin/tool", "#!/bin/sh\necho tool\n");
         let nested = dir.write("bin/.hidden/deep/implant", "\x7fELF not really");
         let data = dir.write("bin/notes.txt", "not executable");
@@ -1523,7 +1493,7 @@ mod tests {
 
     #[test]
     fn utmp_user_process_records_are_sessions() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("snapshot");
         let mut v4 = [0u8; 16];
         v4[..4].copy_from_slice(&[203, 0, 113, 9]);
         let v6: [u8; 16] = "2001:db8::7".parse::<Ipv6Addr>().unwrap().octets();
