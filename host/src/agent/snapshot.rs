@@ -1277,7 +1277,7 @@ mod tests {
         std::fs::create_dir_all(&bob).unwrap();
         dir.write(
             "etc/passwd",
-            &format!(
+            format!(
                 "root:x:0:0:root:{root}:/bin/bash\n\
                  alice:x:1000:1000:Alice:{alice}:/bin/bash\n\
                  alice2:x:1001:1000::{alice}:/bin/sh\n\
@@ -1290,13 +1290,13 @@ mod tests {
         );
         dir.write(
             "home/alice/.ssh/authorized_keys",
-            &format!(
+            format!(
                 "# laptop\n{ED25519}\n\n\
                  command=\"echo hi there\",no-pty {RSA}\n\
                  ssh-ed25519 not-base64-hunter2 x\n"
             ),
         );
-        dir.write("home/alice/.ssh/authorized_keys2", &format!("{ECDSA}\n"));
+        dir.write("home/alice/.ssh/authorized_keys2", format!("{ECDSA}\n"));
 
         let snapshot = collect(&sources(&dir));
 
