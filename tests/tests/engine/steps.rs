@@ -80,3 +80,67 @@ async fn wait_policy(
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+const TAGGED: &str = "
+name: tagged
+entity:
+  kind: ip
+  from: alert.src_ip
+  attributes:
+    reason: alert.kind
+    absent: 'null'
+steps:
+  - id: block
+    action: CountedBlock
+    targets: [edge]
+";
+
+const TWO_VALUED: &str = "
+name: two-valued
+entity:
+  kind: ip
+  from: alert.src_ip
+  attributes: {reason: \"['a', 'b']\"}
+steps:
+  - id: block
+    action: CountedBlock
+    targets: [edge]
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entity_attributes_come_from_the_alert_and_a_list_is_refused() {
+    let endpoint = CountingEndpoint::start().await;
+    let dir = Scratch::new("attributes");
+    let engine = start_engine(&dir.store(), endpoint.port(), test_config()).await;
+    for (yaml, name) in [(TAGGED, "tagged"), (TWO_VALUED, "two-valued")] {
+        let spec = ScriptSpec::from_yaml(yaml).unwrap();
+        engine.publish_script(spec, "tests").await.unwrap();
+        let rule = RuleSpec::from_yaml(&format!(
+            "name: {name}\ntrigger: alert\ncondition: alert.kind == '{name}'\nscript: {name}"
+        ))
+        .unwrap();
+        engine.put_rule(rule, "tests").await.unwrap();
+    }
+
+    alert(&engine, "tagged", "203.0.113.30").await;
+    let tasks = wait_tasks(&engine, "the tagged block", Duration::from_secs(10), |t| {
+        t.len() == 1 && t[0].status == TaskStatus::Succeeded
+    })
+    .await;
+    let attributes = &tasks[0].entity.attributes;
+    assert_eq!(attributes.get("reason").map(String::as_str), Some("tagged"));
+    assert!(
+        !attributes.contains_key("absent"),
+        "null gives no attribute"
+    );
+
+    let report = alert(&engine, "two-valued", "203.0.113.31").await;
+    assert!(report.opened.is_empty(), "{report:?}");
+    assert!(
+        report
+            .skipped
+            .iter()
+            .any(|(rule, reason)| rule == "two-valued" && reason.contains("2 values")),
+        "{report:?}"
+    );
+}
