@@ -7,6 +7,13 @@
 //! constant time), then the nonce unseen. A nonce is remembered until its
 //! timestamp falls out of the window, after which the timestamp check
 //! alone refuses a replay.
+//!
+//! Nonces live in memory, so a restart forgets them. A request signed
+//! before the agent started is therefore refused too ([`Verifier::since`]):
+//! a request captured before a restart cannot be replayed after it. A
+//! caller whose clock runs behind the agent's is refused for that long
+//! after a restart, and its retries (signed afresh) pass once the agent's
+//! start is behind them.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -29,6 +36,8 @@ pub struct Verifier {
     key_id: String,
     secret: Vec<u8>,
     seen: Mutex<Seen>,
+    /// Requests signed earlier than this (Unix seconds) are refused.
+    not_before: u64,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -53,7 +62,15 @@ impl Verifier {
             key_id: key_id.into(),
             secret,
             seen: Mutex::new(Seen::default()),
+            not_before: 0,
         }
+    }
+
+    /// Refuses requests signed before `unix_seconds`: the agent's start,
+    /// since the nonces seen before it are gone.
+    pub fn since(mut self, unix_seconds: u64) -> Self {
+        self.not_before = unix_seconds;
+        self
     }
 
     /// Checks one request at Unix time `now`; answers the key id.
@@ -91,6 +108,13 @@ impl Verifier {
                 "request time {timestamp} is {}s from the agent's clock {now}; at most \
                  {MAX_SKEW_SECONDS}s is accepted",
                 timestamp.abs_diff(now)
+            )));
+        }
+        if timestamp < self.not_before {
+            return Err(AgentError::Unauthorized(format!(
+                "request time {timestamp} is before the agent started ({}); requests signed \
+                 before a restart are refused, sign it again",
+                self.not_before
             )));
         }
         if nonce.len() != 32 || !nonce.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -239,6 +263,25 @@ mod tests {
             .verify("POST", "/v1/process/kill", &bare, b"", NOW)
             .unwrap_err();
         assert!(err.to_string().contains(NONCE_HEADER), "{err}");
+    }
+
+    #[test]
+    fn a_request_signed_before_the_agent_started_is_refused() {
+        let restarted = verifier().since(NOW);
+        let captured = signed(NOW - 10, 8, b"");
+        let err = restarted
+            .verify("POST", "/v1/process/kill", &captured, b"", NOW + 1)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("before the agent started"),
+            "{err}"
+        );
+        let fresh = signed(NOW + 1, 9, b"");
+        assert!(
+            restarted
+                .verify("POST", "/v1/process/kill", &fresh, b"", NOW + 1)
+                .is_ok()
+        );
     }
 
     #[test]

@@ -185,7 +185,7 @@ pub async fn start_on(
         .open(&audit_path)
         .with_context(|| format!("opening {}", audit_path.display()))?;
     let agent = Arc::new(Agent {
-        verifier: Verifier::new(config.key_id.clone(), secret),
+        verifier: Verifier::new(config.key_id.clone(), secret).since(unix_now()),
         allow: config.allow.clone(),
         quarantine,
         docker: Docker::new(config.docker_socket.clone()),
