@@ -64,7 +64,7 @@ fn eve(ip: &str, n: usize) -> String {
     .to_string()
 }
 
-/// Distinct public documentation-range and other addresses.
+/// Distinct addresses in 100.64.0.0/10, none allowlisted.
 fn address(n: usize) -> String {
     let n = n + 1;
     format!("100.{}.{}.{}", 64 + (n >> 16) % 64, (n >> 8) & 255, n & 255)

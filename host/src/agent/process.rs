@@ -62,11 +62,7 @@ impl ProcessInfo {
     }
 
     fn parse_stat(pid: u32, stat: &str) -> Option<Self> {
-        let open = stat.find('(')?;
-        let close = stat.rfind(')')?;
-        let name = stat.get(open + 1..close)?.to_owned();
-        let fields: Vec<&str> = stat.get(close + 2..)?.split(' ').collect();
-        // Fields after the name, counted from field 3 (state).
+        let (name, fields) = stat_fields(stat)?;
         let state = fields.first()?.chars().next()?;
         let flags: u64 = fields.get(9 - 3)?.parse().ok()?;
         let start_ticks: u64 = fields.get(22 - 3)?.parse().ok()?;
@@ -93,7 +89,18 @@ impl ProcessInfo {
     }
 }
 
-fn clock_ticks() -> u64 {
+/// The command name of a `/proc/<pid>/stat` line and the fields after it,
+/// from field 3 (state) on: `fields[n - 3]` is proc(5)'s field n. The name
+/// is between the first `(` and the last `)`, since it may hold both.
+pub(crate) fn stat_fields(stat: &str) -> Option<(String, Vec<&str>)> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let name = stat.get(open + 1..close)?.to_owned();
+    Some((name, stat.get(close + 1..)?.split_whitespace().collect()))
+}
+
+/// Clock ticks per second in `/proc/<pid>/stat` times (`USER_HZ`).
+pub(crate) fn clock_ticks() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     if ticks > 0 { ticks as u64 } else { 100 }
@@ -355,11 +362,15 @@ fn still_running(info: &ProcessInfo) -> bool {
 
 /// SHA-256 of a file, read in chunks.
 pub fn file_sha256(path: &str) -> std::io::Result<String> {
-    let mut file = fs::File::open(path)?;
+    sha256_of(fs::File::open(path)?)
+}
+
+/// SHA-256 of everything `reader` yields, read in chunks.
+pub(crate) fn sha256_of(mut reader: impl Read) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let read = file.read(&mut buf)?;
+        let read = reader.read(&mut buf)?;
         if read == 0 {
             break;
         }

@@ -481,23 +481,7 @@ fn unix_now() -> u64 {
 
 /// SHA-256 of at most `len` bytes of `file`.
 fn hash_file(file: fs::File, len: u64) -> std::io::Result<String> {
-    let mut hasher = Sha256::new();
-    let mut reader = file.take(len);
-    std::io::copy(&mut reader, &mut HashWriter(&mut hasher))?;
-    Ok(hex::encode(hasher.finalize()))
-}
-
-struct HashWriter<'a>(&'a mut Sha256);
-
-impl Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    super::process::sha256_of(file.take(len))
 }
 
 /// Copies `source` into a new file `to` (mode 0600, created exclusively)

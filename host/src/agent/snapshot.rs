@@ -24,11 +24,6 @@ use base64::Engine as _;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-/// Clock ticks per second in `/proc/<pid>/stat` (`USER_HZ`): 100 on every
-/// Linux architecture, fixed by the kernel's user ABI (proc(5),
-/// `sysconf(_SC_CLK_TCK)`).
-const USER_HZ: u64 = 100;
-
 /// `ut_type` of a login session's record (utmp(5)).
 const USER_PROCESS: i16 = 7;
 
@@ -499,7 +494,7 @@ fn process(dir: &Path, pid: u32, hasher: &mut Hasher, notes: &mut Notes) -> Opti
         sha256,
         uid,
         cmdline,
-        start_time: start_ticks as f64 / USER_HZ as f64,
+        start_time: start_ticks as f64 / super::process::clock_ticks() as f64,
     })
 }
 
@@ -507,11 +502,7 @@ fn process(dir: &Path, pid: u32, hasher: &mut Hasher, notes: &mut Notes) -> Opti
 /// `/proc/<pid>/stat` line. `comm` may hold spaces and parentheses, so the
 /// fields after it are counted from its last `)`.
 fn parse_stat(stat: &str) -> Option<(String, u32, u64)> {
-    let open = stat.find('(')?;
-    let close = stat.rfind(')')?;
-    let name = stat.get(open + 1..close)?.to_owned();
-    let fields: Vec<&str> = stat.get(close + 1..)?.split_whitespace().collect();
-    // fields[0] is field 3 (state).
+    let (name, fields) = super::process::stat_fields(stat)?;
     let ppid = fields.get(1)?.parse().ok()?;
     let start = fields.get(19)?.parse().ok()?;
     Some((name, ppid, start))

@@ -47,13 +47,7 @@ impl Cloud {
         let (runtime, _) = loopback_runtime(config, names, store);
         let component = runtime.load(wasm(guest)).await.unwrap();
         let endpoint = format!("http://{host}:{port}");
-        let grant = Grant {
-            hosts: vec![
-                endpoint.parse().unwrap(),
-                format!("http://127.0.0.1:{port}").parse().unwrap(),
-            ],
-            secrets: vec![CREDENTIAL.into()],
-        };
+        let grant = crate::loopback_grant(host, port, CREDENTIAL);
         Self {
             runtime,
             component,

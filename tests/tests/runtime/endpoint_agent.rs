@@ -53,15 +53,7 @@ impl Endpoint {
         let (runtime, _) = loopback_runtime(RuntimeConfig::default(), names, store);
         let component = runtime.load(wasm(guests::ENDPOINT)).await.unwrap();
         let endpoint = format!("http://{HOST}:{port}");
-        let grant = Grant {
-            // The name resolves to loopback, which the gate lets through
-            // only when the address is granted too.
-            hosts: vec![
-                endpoint.parse().unwrap(),
-                format!("http://127.0.0.1:{port}").parse().unwrap(),
-            ],
-            secrets: vec![CREDENTIAL.into()],
-        };
+        let grant = crate::loopback_grant(HOST, port, CREDENTIAL);
         Self {
             runtime,
             component,

@@ -58,6 +58,19 @@ pub fn grant(hosts: &[&str]) -> Grant {
     }
 }
 
+/// A grant of `http://{host}:{port}` and of the loopback address it
+/// resolves to (the gate lets a private address through only when it is
+/// granted too), with the secret `credential`.
+pub fn loopback_grant(host: &str, port: u16, credential: &str) -> Grant {
+    Grant {
+        hosts: vec![
+            format!("http://{host}:{port}").parse().unwrap(),
+            format!("http://127.0.0.1:{port}").parse().unwrap(),
+        ],
+        secrets: vec![credential.into()],
+    }
+}
+
 /// A runtime with short limits so hostile calls end quickly.
 pub fn quick_config() -> RuntimeConfig {
     static CONFIG: OnceLock<RuntimeConfig> = OnceLock::new();
